@@ -1,0 +1,1 @@
+"""Benchmarks run by `corridor bench NAME`; each returns one JSON-ready result."""

@@ -1,0 +1,1 @@
+"""Storage layer: one protocol, an embedded SQLite store, and later PostgreSQL."""

@@ -298,6 +298,16 @@ class Engine:
             heapq.heappop(queue)
         return 0
 
+    def advance(self, now: int) -> int:
+        """Move the engine's clock to `now`: expire what is due, return the next timestamp.
+
+        Timestamps never go backwards even if the wall clock does.
+        """
+        start = max(now, self.last_timestamp + 1)
+        self.expire(start, start)
+        self.last_timestamp = max(self.last_timestamp, start - 1)
+        return self.last_timestamp + 1
+
     def expire(self, now: int, timestamp: int) -> int:
         """Expire pending transfers due at or before `now`; returns timestamps consumed.
 
@@ -824,14 +834,14 @@ def _run_chains(
     while i < count:
         event = events[i]
         flags = event.flags
-        if type(flags) is not int or not flags & _LINKED:
+        if not isinstance(flags, int) or not flags & _LINKED:
             append(apply(event, timestamp + i, None))
             i += 1
             continue
         end = i
         while end < count:
             f = events[end].flags
-            if type(f) is not int or not f & _LINKED:
+            if not isinstance(f, int) or not f & _LINKED:
                 break
             end += 1
         if end == count:

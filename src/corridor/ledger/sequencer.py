@@ -206,9 +206,7 @@ class Sequencer:
 
     def _apply(self, engine: Engine, batch: list[_Request]) -> LedgerBatch:
         engine.begin()
-        now = max(self._clock(), engine.last_timestamp + 1)
-        engine.expire(now, now)
-        engine.last_timestamp = max(engine.last_timestamp, now - 1)
+        engine.advance(self._clock())
         for request in batch:
             if not request.events:
                 continue

@@ -36,8 +36,7 @@ bench_app = typer.Typer(help="Benchmarks that print one JSON object.", no_args_i
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
 
 
 class CliError(Exception):
@@ -60,10 +59,10 @@ def _db_path(db: str, *, must_exist: bool) -> Path:
             )
         raise CliError("invalid_database", f"--db {db!r} is neither a file path nor a known URL")
     path = Path(db)
-    if must_exist and not path.is_file():
-        raise CliError("database_not_found", f"{path}: no such database file")
     if path.is_dir():
         raise CliError("invalid_database", f"{path} is a directory, not a database file")
+    if must_exist and not path.is_file():
+        raise CliError("database_not_found", f"{path}: no such database file")
     return path
 
 
@@ -103,7 +102,9 @@ def bench_ledger(
     hot_percent: Annotated[
         float, typer.Option(help="Share of transfers (%) between the hot accounts.")
     ] = 0.0,
-    hot_accounts: Annotated[int, typer.Option(help="How many accounts are hot.")] = 10,
+    hot_accounts: Annotated[
+        int | None, typer.Option(help="How many accounts are hot (default 10).")
+    ] = None,
     in_flight: Annotated[int, typer.Option(help="Requests outstanding at once.")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     id_order: Annotated[str, typer.Option(help="sequential or random transfer ids.")] = (
@@ -120,7 +121,7 @@ def bench_ledger(
         accounts=accounts,
         batch=batch,
         hot_percent=hot_percent,
-        hot_accounts=hot_accounts,
+        hot_accounts=hot_accounts if hot_accounts is not None else min(10, max(2, accounts)),
         in_flight=in_flight,
         seed=seed,
         id_order=id_order,
@@ -153,7 +154,9 @@ def main() -> None:
 
 
 def _fail(code: str, message: str) -> None:
-    errors.print(f"error[{code}]: {message}", highlight=False, markup=False)
+    # Plain write, not rich: an error is one line however long, for scripts to parse.
+    one_line = " ".join(message.split())
+    sys.stderr.write(f"error[{code}]: {one_line}\n")
     sys.exit(EXIT_ERROR)
 
 

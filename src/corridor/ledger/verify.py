@@ -98,11 +98,15 @@ def verify(path: str | Path) -> VerifyReport:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as error:
         raise VerifyError(f"{path}: not a SQLite database ({error})") from None
-    if not {"accounts", "transfers", "expirations"} <= tables:
-        db.close()
-        raise VerifyError(f"{path}: not a corridor ledger (no accounts/transfers tables)")
     try:
+        if (
+            not {"meta", "accounts", "transfers", "expirations"} <= tables
+            or not db.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
+        ):
+            raise VerifyError(f"{path}: not a corridor ledger (no corridor schema)")
         return _verify(db, str(path))
+    except sqlite3.DatabaseError as error:
+        raise VerifyError(f"{path}: not a readable corridor ledger ({error})") from None
     finally:
         db.close()
 

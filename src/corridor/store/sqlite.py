@@ -274,6 +274,18 @@ class SqliteStore:
         self._readers_lock = threading.Lock()
         try:
             self._writer = self._connect()
+            tables = {
+                row[0]
+                for row in self._writer.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            }
+            if tables and "meta" not in tables:
+                self._writer.close()
+                raise StoreError(
+                    f"{self.path} is a SQLite database of something else (tables: "
+                    f"{', '.join(sorted(tables)[:5])}); refusing to add corridor tables to it"
+                )
             self._writer.executescript(_SCHEMA)
             self._check_schema()
         except sqlite3.DatabaseError as error:

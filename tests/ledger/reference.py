@@ -179,7 +179,11 @@ class Model:
         if t.id == ID_MAX:
             return T.ID_MUST_NOT_BE_INT_MAX
         if t.id in s.transfers:
-            return self._exists(t, s.transfers[t.id])
+            e = s.transfers[t.id]
+            if t.flags == e.flags and t.flags & TF.POST_PENDING_TRANSFER and t.amount == 0:
+                if e.amount != s.transfers[e.pending_id].amount:
+                    return T.EXISTS_WITH_DIFFERENT_AMOUNT
+            return self._exists(t, e)
         if t.flags & (TF.POST_PENDING_TRANSFER | TF.VOID_PENDING_TRANSFER):
             return self._resolve(s, t, ts)
         if t.flags & (TF.CLOSING_DEBIT | TF.CLOSING_CREDIT) and not t.flags & TF.PENDING:
@@ -220,9 +224,15 @@ class Model:
             return T.CREDIT_ACCOUNT_ALREADY_CLOSED
         amount = t.amount
         if t.flags & TF.BALANCING_DEBIT:
-            amount = min(amount, max(0, dr.credits_posted - dr.debits_posted - dr.debits_pending))
+            available = dr.credits_posted - dr.debits_posted - dr.debits_pending
+            if available <= 0:
+                return T.EXCEEDS_CREDITS
+            amount = min(amount, available)
         if t.flags & TF.BALANCING_CREDIT:
-            amount = min(amount, max(0, cr.debits_posted - cr.credits_posted - cr.credits_pending))
+            available = cr.debits_posted - cr.credits_posted - cr.credits_pending
+            if available <= 0:
+                return T.EXCEEDS_DEBITS
+            amount = min(amount, available)
         pending = bool(t.flags & TF.PENDING)
         if pending:
             if dr.debits_pending + amount > AMOUNT_MAX:

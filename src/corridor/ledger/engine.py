@@ -422,6 +422,15 @@ class Engine:
             undo.new_accounts.append(id)
         return A.OK
 
+    # -- documents -----------------------------------------------------------------------
+
+    def notarize(self, digests: Sequence[bytes], timestamp: int) -> list[int]:
+        """Record document digests for the audit log; returns their timestamps."""
+        self._take_timestamps(timestamp, len(digests))
+        stamps = [timestamp + i for i in range(len(digests))]
+        self._effects.documents.extend(zip(digests, stamps, strict=True))
+        return stamps
+
     # -- transfers -----------------------------------------------------------------------
 
     def create_transfers(
@@ -480,6 +489,12 @@ class Engine:
         if id in self.transfer_ids:
             existing = self.committed_row(id)
             assert existing is not None, "a known transfer id must be readable"
+            if flags & _POST and flags == existing[R_FLAGS] and t.amount == 0:
+                # Amount 0 posts the full pending amount: compare with what that was.
+                pending = self.committed_row(existing[R_PENDING_ID])
+                assert pending is not None, "a post must name a readable pending transfer"
+                if existing[R_AMOUNT] != pending[R_AMOUNT]:
+                    return T.EXISTS_WITH_DIFFERENT_AMOUNT
             return _compare_existing(t, existing)
         if flags & _RESOLVE:
             return self._resolve_pending(t, ts, undo)
@@ -523,13 +538,18 @@ class Engine:
             return T.CREDIT_ACCOUNT_ALREADY_CLOSED
 
         if flags & _BALANCING:
-            # The requested amount is an upper bound; move only what the balance allows.
+            # The requested amount is an upper bound; move only what the balance allows,
+            # and never a zero amount (as elsewhere): nothing available is a limit failure.
             if flags & _BALANCING_DEBIT:
                 available = dr.credits_posted - dr.debits_posted - dr.debits_pending
-                amount = min(amount, max(0, available))
+                if available <= 0:
+                    return T.EXCEEDS_CREDITS
+                amount = min(amount, available)
             if flags & _BALANCING_CREDIT:
                 available = cr.debits_posted - cr.credits_posted - cr.credits_pending
-                amount = min(amount, max(0, available))
+                if available <= 0:
+                    return T.EXCEEDS_DEBITS
+                amount = min(amount, available)
 
         if flags & _PENDING:
             if dr.debits_pending + amount > AMOUNT_MAX:
@@ -735,11 +755,12 @@ class Engine:
         for id in undo.new_transfers:
             self.transfer_ids.discard(id)
             self._recent_rows[0].pop(id, None)
-        for id in undo.new_pending:
-            del self.pending[id]
+        # Restore resolved holds first: a chain may have created a hold and resolved it.
         for id, pending in undo.resolved:
             self.pending[id] = pending
             self._recent_status[0].pop(id, None)
+        for id in undo.new_pending:
+            del self.pending[id]
         accounts_mark, transfers_mark, history_mark = undo.marks
         e = self._effects
         del e.accounts[accounts_mark:]

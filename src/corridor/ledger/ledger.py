@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Final
 
+from corridor.audit.tiles import TileAppender, TileReader
 from corridor.ledger.engine import Engine, transfer_from_row
 from corridor.ledger.errors import BatchTooLarge, InvalidRequest
 from corridor.ledger.sequencer import Sequencer
@@ -27,7 +28,7 @@ from corridor.ledger.types import (
     Transfer,
 )
 from corridor.store.rows import AccountStateRow, TransferRow
-from corridor.store.sqlite import SqliteStore
+from corridor.store.sqlite import SqliteStore, StoreError
 
 QUERY_LIMIT_MAX: Final = BATCH_EVENTS_MAX
 """Most rows one lookup or page returns."""
@@ -87,10 +88,12 @@ def _check_limit(limit: int) -> None:
 class Ledger:
     """A handle on one ledger database. Thread-safe; close it when done."""
 
-    def __init__(self, store: SqliteStore, engine: Engine, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, store: SqliteStore, engine: Engine, clock: Callable[[], int], log: TileAppender
+    ) -> None:
         self.store = store
         self._engine = engine
-        self._sequencer = Sequencer(engine, store, clock)
+        self._sequencer = Sequencer(engine, store, clock, log)
 
     @classmethod
     def open(
@@ -105,7 +108,14 @@ class Ledger:
         for pending in store.iter_open_pending():
             engine.load_pending(pending)
         engine.last_timestamp = max(engine.last_timestamp, store.last_timestamp())
-        return cls(store, engine, clock)
+        log_size = store.log_size()
+        tails = {}
+        for level, row_index in TileAppender.tail_keys(log_size):
+            blob = store.log_row(level, row_index)
+            if blob is None:
+                raise StoreError(f"{path}: audit log row ({level}, {row_index}) is missing")
+            tails[level] = blob
+        return cls(store, engine, clock, TileAppender(log_size, tails))
 
     def close(self) -> None:
         self._sequencer.close()
@@ -136,6 +146,19 @@ class Ledger:
         """Like create_transfers, without waiting: the future resolves once durable."""
         _check_events(transfers, Transfer)
         return self._sequencer.submit_transfers(transfers)
+
+    def notarize(self, digests: Sequence[bytes]) -> list[int]:
+        """Append SHA-256 digests of documents to the audit log; returns their log indexes."""
+        if len(digests) > BATCH_EVENTS_MAX:
+            raise BatchTooLarge(f"{len(digests)} digests; at most {BATCH_EVENTS_MAX}")
+        for digest in digests:
+            if type(digest) is not bytes or len(digest) != 32:
+                raise InvalidRequest("a document digest is 32 bytes of SHA-256")
+        return self._sequencer.submit_documents(digests).result()  # type: ignore[return-value]
+
+    def log(self) -> TileReader:
+        """A reader of the durable audit log at its current size (roots and proofs)."""
+        return TileReader(self.store.log_row, self.store.log_size())
 
     def pulse(self) -> None:
         """Expire every pending transfer whose timeout has passed, now."""

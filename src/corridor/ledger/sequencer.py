@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Final, Protocol
 
+from corridor.audit.leaf import document_leaf, expiry_leaf, transfer_leaves
+from corridor.audit.tiles import TileAppender, leaf_hashes
 from corridor.ledger.engine import Engine
 from corridor.ledger.errors import LedgerClosed, LedgerUnavailable
 from corridor.ledger.types import (
@@ -58,6 +60,7 @@ REQUESTS_QUEUED_MAX: Final = 4096
 _KIND_ACCOUNTS: Final = 0
 _KIND_TRANSFERS: Final = 1
 _KIND_PULSE: Final = 2
+_KIND_DOCUMENTS: Final = 3
 
 
 class BatchStore(Protocol):
@@ -92,8 +95,11 @@ _STOP: Final = object()
 class Sequencer:
     """Owns the engine and the write path; callers submit requests from any thread."""
 
-    def __init__(self, engine: Engine, store: BatchStore, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, engine: Engine, store: BatchStore, clock: Callable[[], int], log: TileAppender
+    ) -> None:
         self._engine = engine
+        self._log = log
         self._store = store
         self._clock = clock
         self._requests: queue.Queue[object] = queue.Queue(REQUESTS_QUEUED_MAX)
@@ -119,6 +125,10 @@ class Sequencer:
 
     def submit_transfers(self, events: Sequence[Transfer]) -> Future[list[object]]:
         return self._submit(_Request(_KIND_TRANSFERS, events))
+
+    def submit_documents(self, digests: Sequence[bytes]) -> Future[list[object]]:
+        """Append document digests to the audit log; resolves to their log indexes."""
+        return self._submit(_Request(_KIND_DOCUMENTS, digests))  # type: ignore[arg-type]
 
     def pulse(self) -> Future[list[object]]:
         """Expire due pending transfers now; resolves once that is durable."""
@@ -207,16 +217,43 @@ class Sequencer:
     def _apply(self, engine: Engine, batch: list[_Request]) -> LedgerBatch:
         engine.begin()
         engine.advance(self._clock())
+        documents: list[_Request] = []
         for request in batch:
             if not request.events:
                 continue
             start = engine.last_timestamp + 1
             if request.kind == _KIND_TRANSFERS:
                 request.results = list(engine.create_transfers(request.events, start))  # type: ignore[arg-type]
-            else:
+            elif request.kind == _KIND_ACCOUNTS:
                 request.results = list(engine.create_accounts(request.events, start))  # type: ignore[arg-type]
+            else:
+                # Documents go last so that log order is timestamp order within the batch.
+                documents.append(request)
+                continue
             request.events = ()  # the events are no longer needed; free them early
-        return engine.seal()
+        for request in documents:
+            engine.notarize(request.events, engine.last_timestamp + 1)  # type: ignore[arg-type]
+        sealed = engine.seal()
+        self._append_to_log(sealed, documents)
+        return sealed
+
+    def _append_to_log(self, sealed: LedgerBatch, documents: list[_Request]) -> None:
+        """Every expiry, transfer and document of the batch becomes a leaf, in that order."""
+        log = self._log
+        sealed.log_first_index = log.size
+        sealed.transfer_leaves = transfer_leaves(sealed.transfers)
+        leaves = [expiry_leaf(pending_id, ts) for pending_id, ts in sealed.expiries]
+        leaves.extend(sealed.transfer_leaves)
+        leaves.extend(document_leaf(digest, ts) for digest, ts in sealed.documents)
+        if leaves:
+            log.append(leaf_hashes(leaves))
+            sealed.log_rows = log.changed_rows()
+        sealed.log_size = log.size
+        index = log.size - len(sealed.documents)
+        for request in documents:
+            request.results = list(range(index, index + len(request.events)))
+            index += len(request.events)
+            request.events = ()
 
     # -- the commit thread ---------------------------------------------------------------
 

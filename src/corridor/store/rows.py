@@ -49,19 +49,45 @@ HistoryRow = tuple[int, int, int, int, int, int]
 ExpiryRow = tuple[int, int]
 """(pending_id, timestamp): a pending transfer that timed out and was voided."""
 
+DocumentRow = tuple[bytes, int]
+"""(sha256 digest, timestamp): a notarized document."""
+
+LogRowKey = tuple[int, int]
+"""(level, row) of the audit log's stored hashes; see corridor.audit.tiles."""
+
 
 class LedgerBatch:
     """Everything one sequencer batch changed, in commit order; one storage transaction."""
 
-    __slots__ = ("accounts", "balances", "expiries", "history", "last_timestamp", "transfers")
+    __slots__ = (
+        "accounts",
+        "balances",
+        "documents",
+        "expiries",
+        "history",
+        "last_timestamp",
+        "log_first_index",
+        "log_rows",
+        "log_size",
+        "transfer_leaves",
+        "transfers",
+    )
 
     def __init__(self) -> None:
         self.accounts: list[AccountRow] = []
         self.transfers: list[TransferRow] = []
         self.history: list[HistoryRow] = []
         self.expiries: list[ExpiryRow] = []
+        self.documents: list[DocumentRow] = []
         self.balances: list[AccountBalanceRow] = []
         self.last_timestamp = 0
+        # The audit log: leaves are appended in this order (expiries, transfers, documents),
+        # numbered from log_first_index; transfer_leaves[k] is the leaf of transfers[k] and
+        # its bytes 2..82 are the transfer's five ids as stored.
+        self.transfer_leaves: list[bytes] = []
+        self.log_first_index = 0
+        self.log_size = 0
+        self.log_rows: dict[LogRowKey, bytes] = {}
 
     def __len__(self) -> int:
-        return len(self.accounts) + len(self.transfers) + len(self.expiries)
+        return len(self.accounts) + len(self.transfers) + len(self.expiries) + len(self.documents)

@@ -77,7 +77,8 @@ CREATE TABLE IF NOT EXISTS transfers (
     code INTEGER NOT NULL,
     flags INTEGER NOT NULL,
     debit_previous_timestamp INTEGER,
-    credit_previous_timestamp INTEGER
+    credit_previous_timestamp INTEGER,
+    log_index INTEGER NOT NULL
 );
 
 CREATE INDEX IF NOT EXISTS transfers_pending_id
@@ -85,8 +86,25 @@ CREATE INDEX IF NOT EXISTS transfers_pending_id
 
 CREATE TABLE IF NOT EXISTS expirations (
     pending_id BLOB PRIMARY KEY,
+    timestamp INTEGER NOT NULL UNIQUE,
+    log_index INTEGER NOT NULL UNIQUE
+);
+
+CREATE TABLE IF NOT EXISTS documents (
+    log_index INTEGER PRIMARY KEY,
+    sha256 BLOB NOT NULL,
     timestamp INTEGER NOT NULL UNIQUE
 );
+
+-- The audit log's Merkle tree, as rows of up to 256 32-byte hashes at heights 0, 4, 8, ...
+-- (corridor.audit.tiles). Leaf data is not copied here: leaves are rebuilt from transfers,
+-- expirations and documents by log_index.
+CREATE TABLE IF NOT EXISTS log_hashes (
+    level INTEGER NOT NULL,
+    row INTEGER NOT NULL,
+    hashes BLOB NOT NULL,
+    PRIMARY KEY (level, row)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS account_balances (
     account_id BLOB NOT NULL,
@@ -102,7 +120,7 @@ CREATE TABLE IF NOT EXISTS account_balances (
 _NUMBER_WIDTH: Final = 19
 """Digits of one fixed-width decimal field: every value is a non-negative signed int64."""
 
-_TRANSFER_NUMBERS: Final = 10
+_TRANSFER_NUMBERS: Final = 11
 _TRANSFER_ROW_BYTES: Final = 5 * 16 + _TRANSFER_NUMBERS * _NUMBER_WIDTH
 _BALANCE_NUMBERS: Final = 7
 _BALANCE_ROW_BYTES: Final = _BALANCE_NUMBERS * _NUMBER_WIDTH
@@ -122,12 +140,12 @@ _ROWS: Final = (
     " SELECT k FROM n)"
 )
 
-# One statement a batch. ?1 is one BLOB holding every row: five 16-byte ids, then ten
+# One statement a batch. ?1 is one BLOB holding every row: five 16-byte ids, then eleven
 # 19-digit decimal numbers (ASCII); ?2 is the row count.
 _INSERT_TRANSFERS: Final = (
     "INSERT INTO transfers (timestamp, id, debit_account_id, credit_account_id, amount,"
     " pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags,"
-    " debit_previous_timestamp, credit_previous_timestamp) SELECT "
+    " debit_previous_timestamp, credit_previous_timestamp, log_index) SELECT "
     + ", ".join(
         [
             _number(_TRANSFER_ROW_BYTES, 80, 0),
@@ -140,6 +158,7 @@ _INSERT_TRANSFERS: Final = (
         ]
         + [_number(_TRANSFER_ROW_BYTES, 80, field) for field in range(2, 8)]
         + [f"nullif({_number(_TRANSFER_ROW_BYTES, 80, field)}, 0)" for field in (8, 9)]
+        + [_number(_TRANSFER_ROW_BYTES, 80, 10)]
     )
     + " FROM "
     + _ROWS
@@ -232,19 +251,23 @@ def _account_row(r: Sequence[object]) -> AccountStateRow:
     )
 
 
-def _encode_transfers(rows: list[TransferRow]) -> tuple[bytes, int]:
-    """One BLOB for the whole batch, in the layout _INSERT_TRANSFERS reads."""
-    zero = _ZERO_ID
+def _encode_transfers(
+    rows: list[TransferRow], leaves: list[bytes], first_log_index: int
+) -> tuple[bytes, int]:
+    """One BLOB for the whole batch, in the layout _INSERT_TRANSFERS reads.
+
+    The ids come from the transfers' audit leaves, which already hold them as 16-byte
+    big-endian values (corridor.audit.leaf), so they are not converted twice.
+    """
     number_format = b"%019d" * _TRANSFER_NUMBERS
     blob = b"".join(
         [
-            r[1].to_bytes(16, "big")
-            + r[2].to_bytes(16, "big")
-            + r[3].to_bytes(16, "big")
-            + (r[5].to_bytes(16, "big") if r[5] else zero)
-            + (r[6].to_bytes(16, "big") if r[6] else zero)
-            + number_format % (r[0], r[4], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14])
-            for r in rows
+            leaf[2:82]
+            + number_format
+            % (r[0], r[4], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], log_index)
+            for r, leaf, log_index in zip(
+                rows, leaves, range(first_log_index, first_log_index + len(rows)), strict=True
+            )
         ]
     )
     return blob, len(rows)
@@ -253,12 +276,25 @@ def _encode_transfers(rows: list[TransferRow]) -> tuple[bytes, int]:
 class PreparedBatch:
     """A LedgerBatch encoded as statement parameters."""
 
-    __slots__ = ("accounts", "balances", "expiries", "history", "last_timestamp", "transfers")
+    __slots__ = (
+        "accounts",
+        "balances",
+        "documents",
+        "expiries",
+        "history",
+        "last_timestamp",
+        "log_rows",
+        "log_size",
+        "transfers",
+    )
 
     def __init__(self) -> None:
         self.accounts: list[tuple[object, ...]] = []
         self.transfers: tuple[bytes, int] | None = None
-        self.expiries: list[tuple[bytes, int]] = []
+        self.expiries: list[tuple[bytes, int, int]] = []
+        self.documents: list[tuple[int, bytes, int]] = []
+        self.log_rows: list[tuple[int, int, bytes]] = []
+        self.log_size = "0"
         self.history: list[tuple[object, ...]] = []
         self.balances: tuple[bytes, int] | None = None
         self.last_timestamp = "0"
@@ -342,9 +378,22 @@ class SqliteStore:
                 (ts, id_bytes(id), ledger, code, flags, _optional_id(ud128), ud64, ud32)
                 for ts, id, ledger, code, flags, ud128, ud64, ud32 in batch.accounts
             ]
+        expiry_index = batch.log_first_index
+        transfer_index = expiry_index + len(batch.expiries)
+        document_index = transfer_index + len(batch.transfers)
         if batch.transfers:
-            prepared.transfers = _encode_transfers(batch.transfers)
-        prepared.expiries = [(id_bytes(pending_id), ts) for pending_id, ts in batch.expiries]
+            prepared.transfers = _encode_transfers(
+                batch.transfers, batch.transfer_leaves, transfer_index
+            )
+        prepared.expiries = [
+            (id_bytes(pending_id), ts, expiry_index + k)
+            for k, (pending_id, ts) in enumerate(batch.expiries)
+        ]
+        prepared.documents = [
+            (document_index + k, digest, ts) for k, (digest, ts) in enumerate(batch.documents)
+        ]
+        prepared.log_rows = [(level, row, blob) for (level, row), blob in batch.log_rows.items()]
+        prepared.log_size = str(batch.log_size)
         prepared.history = [(id_bytes(r[0]), *r[1:]) for r in batch.history]
         if batch.balances:
             number_format = b"%019d" * _BALANCE_NUMBERS
@@ -370,8 +419,19 @@ class SqliteStore:
                 db.execute(_INSERT_TRANSFERS, prepared.transfers)
             if prepared.expiries:
                 db.executemany(
-                    "INSERT INTO expirations (pending_id, timestamp) VALUES (?, ?)",
+                    "INSERT INTO expirations (pending_id, timestamp, log_index) VALUES (?, ?, ?)",
                     prepared.expiries,
+                )
+            if prepared.documents:
+                db.executemany(
+                    "INSERT INTO documents (log_index, sha256, timestamp) VALUES (?, ?, ?)",
+                    prepared.documents,
+                )
+            if prepared.log_rows:
+                db.executemany(
+                    "INSERT INTO log_hashes (level, row, hashes) VALUES (?, ?, ?) ON CONFLICT"
+                    " (level, row) DO UPDATE SET hashes = excluded.hashes",
+                    prepared.log_rows,
                 )
             if prepared.history:
                 db.executemany(
@@ -379,10 +439,10 @@ class SqliteStore:
                 )
             if prepared.balances is not None:
                 db.execute(_UPDATE_BALANCES, prepared.balances)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('last_timestamp', ?) "
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (prepared.last_timestamp,),
+                [("last_timestamp", prepared.last_timestamp), ("log_size", prepared.log_size)],
             )
             db.execute("COMMIT")
         except BaseException:
@@ -402,6 +462,19 @@ class SqliteStore:
             " coalesce((SELECT max(timestamp) FROM expirations), 0))"
         ).fetchone()[0]
         return max(stored, int(highest))
+
+    def log_size(self) -> int:
+        """Leaves in the durable audit log."""
+        row = self.reader().execute("SELECT value FROM meta WHERE key='log_size'").fetchone()
+        return int(row[0]) if row else 0
+
+    def log_row(self, level: int, row: int) -> bytes | None:
+        found = (
+            self.reader()
+            .execute("SELECT hashes FROM log_hashes WHERE level = ? AND row = ?", (level, row))
+            .fetchone()
+        )
+        return bytes(found[0]) if found else None
 
     def iter_accounts(self) -> Iterator[AccountStateRow]:
         cursor = self.reader().execute(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts")

@@ -180,9 +180,14 @@ class Model:
             return T.ID_MUST_NOT_BE_INT_MAX
         if t.id in s.transfers:
             e = s.transfers[t.id]
-            if t.flags == e.flags and t.flags & TF.POST_PENDING_TRANSFER and t.amount == 0:
-                if e.amount != s.transfers[e.pending_id].amount:
-                    return T.EXISTS_WITH_DIFFERENT_AMOUNT
+            full_post_retry = (
+                t.flags == e.flags
+                and t.flags & TF.POST_PENDING_TRANSFER
+                and t.pending_id == e.pending_id
+                and t.amount == 0
+            )
+            if full_post_retry and e.amount != s.transfers[e.pending_id].amount:
+                return T.EXISTS_WITH_DIFFERENT_AMOUNT
             return self._exists(t, e)
         if t.flags & (TF.POST_PENDING_TRANSFER | TF.VOID_PENDING_TRANSFER):
             return self._resolve(s, t, ts)

@@ -85,23 +85,26 @@ class TileAppender:
         self.size += len(hashes)
 
     def _append(self, level: int, hashes: list[bytes]) -> None:
-        # Before this append, level `level` holds one hash per complete 2^level subtree.
-        count = self.size >> level
+        # Before this append, level `level` holds one hash per complete 2^level subtree;
+        # the tail holds the hashes of its last, partial row.
+        before = self.size >> level
         tail = self._tails.setdefault(level, [])
-        promoted: list[bytes] = []
-        changed = self._changed
-        for h in hashes:
-            tail.append(h)
-            count += 1
-            if count % GROUP == 0:
-                promoted.append(_group_hash(tail[-GROUP:]))
-            if count % ROW_HASHES == 0:
-                key = (level, (count - 1) // ROW_HASHES)
-                self._full_rows[key] = b"".join(tail)
-                changed.discard(key)
-                tail.clear()
-            else:
-                changed.add((level, count // ROW_HASHES))
+        tail_start = before - before % ROW_HASHES  # level index of tail[0]
+        tail.extend(hashes)
+        after = before + len(hashes)
+        promoted = [
+            _group_hash(tail[g * GROUP - tail_start : (g + 1) * GROUP - tail_start])
+            for g in range(before // GROUP, after // GROUP)
+        ]
+        full_rows = range(before // ROW_HASHES, after // ROW_HASHES)
+        for row in full_rows:
+            start = row * ROW_HASHES - tail_start
+            self._full_rows[(level, row)] = b"".join(tail[start : start + ROW_HASHES])
+            self._changed.discard((level, row))
+        if full_rows:
+            del tail[: full_rows.stop * ROW_HASHES - tail_start]
+        if after % ROW_HASHES:
+            self._changed.add((level, after // ROW_HASHES))
         if promoted:
             self._append(level + LEVEL_STEP, promoted)
 

@@ -489,7 +489,12 @@ class Engine:
         if id in self.transfer_ids:
             existing = self.committed_row(id)
             assert existing is not None, "a known transfer id must be readable"
-            if flags & _POST and flags == existing[R_FLAGS] and t.amount == 0:
+            if (
+                flags & _POST
+                and flags == existing[R_FLAGS]
+                and t.pending_id == existing[R_PENDING_ID]
+                and t.amount == 0
+            ):
                 # Amount 0 posts the full pending amount: compare with what that was.
                 pending = self.committed_row(existing[R_PENDING_ID])
                 assert pending is not None, "a post must name a readable pending transfer"

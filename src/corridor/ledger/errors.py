@@ -33,6 +33,7 @@ class LedgerUnavailable(LedgerError):
 
     def __init__(self, cause: BaseException) -> None:
         super().__init__(
-            f"the ledger stopped after a storage failure ({cause!r}); reopen the database"
+            f"the ledger's write path stopped ({cause!r}); nothing unacknowledged was applied; "
+            "reopen the database to continue"
         )
         self.cause = cause

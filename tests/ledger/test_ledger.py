@@ -226,3 +226,16 @@ def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         Ledger.open(junk)
+
+
+def test_timestamps_used_by_failed_events_are_never_handed_out_again(path: Path) -> None:
+    clock = FakeClock()  # a stopped clock: timestamps come only from the ledger's own counter
+    with Ledger.open(path, clock=clock) as ledger:
+        _accounts(ledger)
+        failing = [_transfer(50 + i, debit=1, credit=99) for i in range(3)]
+        assert {r.value for r in ledger.create_transfers(failing)} == {"credit_account_not_found"}
+        last_account = ledger.lookup_accounts([4])[0].timestamp
+    with Ledger.open(path, clock=clock) as ledger:
+        assert ledger.create_transfers([_transfer(60)]) == [OK]
+        # Accounts took 4 timestamps, the failed events 3 more: the next one is after all.
+        assert ledger.lookup_transfers([60])[0].timestamp == last_account + 4

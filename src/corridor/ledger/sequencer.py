@@ -190,7 +190,10 @@ class Sequencer:
                 continue
             try:
                 sealed = self._apply(engine, batch)
-                prepared = self._store.prepare(sealed) if self._has_rows(sealed) else None
+                consumed = any(request.kind != _KIND_PULSE for request in batch)
+                prepared = (
+                    self._store.prepare(sealed) if consumed or self._has_rows(sealed) else None
+                )
             except BaseException as error:  # a bug in the engine: stop rather than corrupt
                 self._failure = error
                 self._fail(batch, error)
@@ -279,6 +282,8 @@ class Sequencer:
 
     @staticmethod
     def _has_rows(batch: LedgerBatch) -> bool:
+        # A batch of requests is committed even if every event failed: the timestamps it
+        # used are then durable too, so none is ever handed out twice, even across restarts.
         return bool(len(batch) or batch.balances or batch.history)
 
     @staticmethod

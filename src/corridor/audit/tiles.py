@@ -30,6 +30,9 @@ ROW_HASHES: Final = 256
 HASH_BYTES: Final = 32
 ROW_BYTES_MAX: Final = ROW_HASHES * HASH_BYTES
 
+CACHED_ROWS_MAX: Final = 4096
+"""Rows a reader keeps (8 KiB each at most: 32 MiB), cleared wholesale when full."""
+
 RowKey = tuple[int, int]
 """(stored level, row index); the level is a height: 0, 4, 8, ..."""
 
@@ -121,20 +124,31 @@ class TileAppender:
 class TileReader:
     """Roots and proofs over stored rows, for any tree size up to what is stored."""
 
-    def __init__(self, fetch_row: Callable[[int, int], bytes | None], size: int) -> None:
+    def __init__(
+        self,
+        fetch_row: Callable[[int, int], bytes | None],
+        size: int,
+        *,
+        cached_rows_max: int = CACHED_ROWS_MAX,
+    ) -> None:
+        """`size` may be raised later as the log grows; cached rows stay valid because a
+        stored hash never changes: a row only gains hashes at its end."""
         self._fetch = fetch_row
         self.size = size
         self._rows: dict[RowKey, bytes] = {}
+        self._cached_rows_max = cached_rows_max
 
     def _hash_at(self, level: int, index: int) -> bytes:
         key = (level, index // ROW_HASHES)
+        offset = (index % ROW_HASHES) * HASH_BYTES
         row = self._rows.get(key)
-        if row is None:
+        if row is None or len(row) < offset + HASH_BYTES:
             row = self._fetch(*key)
             if row is None:
                 raise LookupError(f"audit log row {key} is missing")
+            if len(self._rows) >= self._cached_rows_max:
+                self._rows.clear()
             self._rows[key] = row
-        offset = (index % ROW_HASHES) * HASH_BYTES
         value = row[offset : offset + HASH_BYTES]
         if len(value) != HASH_BYTES:
             raise LookupError(f"audit log row {key} has no hash {index}")

@@ -420,3 +420,17 @@ def test_bench_db_in_missing_directory(tmp_path: Path) -> None:
     db = tmp_path / "no" / "such" / "bench.db"
     result = cli("bench", "ledger", "--db", str(db), *BENCH_SMALL)
     assert_clean_error(result, "invalid_database")
+
+
+def test_bench_audit_prints_one_json_object_with_proof_latencies(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "corridor.cli", "bench", "audit", "--db", str(tmp_path / "a.db"),
+         "--leaves", "3000", "--batch", "500", "--proofs", "50", "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["bench"] == "audit" and result["ops"] == 3000
+    assert result["proofs_verified"] == 100
+    for key in ("seconds", "ops_per_s", "p50_ms", "p99_ms", "proof_p50_ms", "proof_warm_p99_ms"):
+        assert result[key] >= 0

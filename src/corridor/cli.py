@@ -15,6 +15,9 @@ from typing import Annotated, Final
 import typer
 from rich.console import Console
 
+from corridor.audit.errors import AuditError
+from corridor.audit_cli import audit_app, init_command, notarize_command
+from corridor.bench.audit import AuditBenchError
 from corridor.bench.ledger import BenchError, LedgerBenchConfig
 from corridor.ledger import BATCH_EVENTS_MAX, LedgerError
 from corridor.ledger.verify import VerifyError, verify
@@ -35,6 +38,9 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print one JSON object.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
+app.add_typer(audit_app, name="audit")
+app.command("init")(init_command)
+app.command("notarize")(notarize_command)
 
 console = Console(soft_wrap=True)
 
@@ -137,16 +143,43 @@ def bench_ledger(
         )
 
 
+@bench_app.command("audit")
+def bench_audit(
+    db: DbOption = "./bench-audit.db",
+    leaves: Annotated[int, typer.Option(help="Leaves to append.")] = 1_000_000,
+    batch: Annotated[int, typer.Option(help="Leaves per transaction.")] = BATCH_EVENTS_MAX,
+    proofs: Annotated[int, typer.Option(help="Inclusion proofs to time.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    as_json: JsonOption = False,
+) -> None:
+    """Append leaves to the stored Merkle log, then time inclusion proofs (cold and warm)."""
+    from corridor.bench import audit as bench
+
+    config = bench.AuditBenchConfig(
+        db=_db_path(db, must_exist=False), leaves=leaves, batch=batch, proofs=proofs, seed=seed
+    )
+    result = bench.run(config)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        console.print(
+            f"audit: {result['ops']} leaves in {result['seconds']} s = "
+            f"[bold]{result['ops_per_s']}[/] leaves/s durable; inclusion proof p50 "
+            f"{result['proof_p50_ms']} ms / p99 {result['proof_p99_ms']} ms cold, "
+            f"{result['proof_warm_p50_ms']} / {result['proof_warm_p99_ms']} ms warm"
+        )
+
+
 def main() -> None:
     """Console entry point: run the app, turn every known failure into a clear message."""
     try:
         app()
     except CliError as error:
         _fail(error.code, str(error))
-    except (LedgerError, BenchError, VerifyError) as error:
+    except (LedgerError, BenchError, AuditBenchError, VerifyError, AuditError) as error:
         _fail(error.code, str(error))
     except StoreError as error:
-        _fail("invalid_database", str(error))
+        _fail(error.code, str(error))
     except KeyboardInterrupt:
         _fail("interrupted", "interrupted")
     except OSError as error:

@@ -239,3 +239,15 @@ def test_timestamps_used_by_failed_events_are_never_handed_out_again(path: Path)
         assert ledger.create_transfers([_transfer(60)]) == [OK]
         # Accounts took 4 timestamps, the failed events 3 more: the next one is after all.
         assert ledger.lookup_transfers([60])[0].timestamp == last_account + 4
+
+
+def test_a_second_writer_on_the_same_database_is_refused(path: Path) -> None:
+    from corridor.store.sqlite import WriterBusy
+
+    with Ledger.open(path) as ledger:
+        _accounts(ledger)
+        with pytest.raises(WriterBusy, match="another corridor process"):
+            Ledger.open(path)
+        assert verify(path).ok  # readers are welcome alongside the writer
+    with Ledger.open(path) as reopened:  # closing released the lock
+        assert len(reopened.lookup_accounts([1, 2])) == 2

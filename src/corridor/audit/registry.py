@@ -198,8 +198,11 @@ class AuditStore:
         try:
             yield
         finally:
-            if self._db.in_transaction:
-                self._db.execute("COMMIT")
+            self._end_read()
+
+    def _end_read(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
 
     @contextmanager
     def write(self) -> Iterator[None]:
@@ -265,7 +268,7 @@ class AuditStore:
 
     def log_row(self, level: int, row: int) -> bytes | None:
         found = self._db.execute(
-            "SELECT hashes FROM log_hashes WHERE level = ? AND row = ?", (level, row)
+            "SELECT CAST(hashes AS BLOB) FROM log_hashes WHERE level = ? AND row = ?", (level, row)
         ).fetchone()
         return bytes(found[0]) if found else None
 
@@ -424,4 +427,4 @@ class AuditStore:
 
 def _checkpoint(row: tuple[object, ...]) -> CheckpointRecord:
     size, root, note, created = row
-    return CheckpointRecord(int(size), bytes(root), str(note), int(created))  # type: ignore[call-overload, arg-type]
+    return CheckpointRecord(int(size), bytes(root), str(note), int(created))  # type: ignore[call-overload]

@@ -18,7 +18,7 @@ import heapq
 import sqlite3
 import struct
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 from corridor.audit.leaf import LeafError, document_leaf, expiry_leaf, transfer_leaf
 from corridor.store.rows import TransferRow
@@ -27,8 +27,8 @@ __all__ = [
     "KIND_DOCUMENT",
     "KIND_EXPIRY",
     "KIND_TRANSFER",
-    "SourceRow",
     "RowError",
+    "SourceRow",
     "describe",
     "leaf_of",
     "rows_at",
@@ -40,7 +40,7 @@ KIND_TRANSFER: Final = 0
 KIND_EXPIRY: Final = 1
 KIND_DOCUMENT: Final = 2
 
-SourceRow = tuple[object, ...]
+SourceRow = tuple[Any, ...]
 """(log_index, kind, ...columns of the table), as selected by this module."""
 
 TRANSFER_SELECT: Final = (
@@ -147,7 +147,7 @@ def sorted_rows(db: sqlite3.Connection) -> Iterator[SourceRow]:
     ]
     # Rows compare by (log_index, kind) first; rows of one table never tie on both except
     # duplicated transfer log indexes, which then compare by their unique timestamp.
-    return heapq.merge(*streams)  # type: ignore[type-var]
+    return heapq.merge(*streams)
 
 
 def rows_at(db: sqlite3.Connection, index: int) -> list[SourceRow]:

@@ -20,12 +20,13 @@ secondary indexes, which cost 6x in write throughput with 10,000 accounts.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 from corridor.store.rows import (
     AccountStateRow,
@@ -202,6 +203,35 @@ _ZERO_ID: Final = bytes(16)
 class StoreError(Exception):
     """The database cannot be opened or used (not a corridor database, newer schema...)."""
 
+    code = "invalid_database"
+
+
+class WriterBusy(StoreError):
+    """Another process (or handle) already writes this database."""
+
+    code = "database_busy"
+
+
+def _take_writer_lock(path: Path) -> IO[bytes]:
+    """One writer per database: an exclusive flock on `<db>.lock`, held until close.
+
+    Two engines over one file would each believe they own every id and balance, so the
+    second writer is refused. The operating system drops the lock when the process dies.
+    """
+    try:
+        handle = open(f"{path}.lock", "ab")  # noqa: SIM115 - held for the store's lifetime
+    except OSError as error:
+        raise StoreError(f"cannot open {path}: {error.strerror}") from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WriterBusy(
+            f"{path} is open for writing by another corridor process; "
+            "readers (verify, audit verify, lookups) may run alongside it, writers may not"
+        ) from None
+    return handle
+
 
 def id_bytes(value: int) -> bytes:
     return value.to_bytes(16, "big")
@@ -307,6 +337,7 @@ class SqliteStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._lock = _take_writer_lock(self.path)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -327,7 +358,11 @@ class SqliteStore:
             self._writer.executescript(_SCHEMA)
             self._check_schema()
         except sqlite3.DatabaseError as error:
+            self._lock.close()
             raise StoreError(f"cannot open {self.path} as a corridor database: {error}") from None
+        except BaseException:
+            self._lock.close()
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -368,6 +403,7 @@ class SqliteStore:
                 connection.close()
             self._readers.clear()
         self._writer.close()
+        self._lock.close()  # releases the writer lock
 
     # -- the write path ------------------------------------------------------------------
 

@@ -1,0 +1,68 @@
+"""Errors of the switch's services, each with a stable, machine-readable code.
+
+Everything the switch refuses (an unknown participant, a malformed merchant, a withdrawal
+beyond the balance...) is a `SwitchError` whose `code` is a short word that the CLI prints as
+``error[code]: message`` and the HTTP API returns in its problem+json body. Callers branch on
+the code, never on the message, so codes are never renamed; a new failure gets a new code.
+A refused request changes nothing.
+
+Codes:
+
+- ``invalid_participant``: a participant's id, kind, name, country, currencies or net debit
+  caps are malformed.
+- ``duplicate_participant``: the participant id is registered with different data.
+- ``unknown_participant``: no participant has this id.
+- ``invalid_party``: a customer or merchant field is malformed, or its participant is of the
+  wrong kind or does not operate in the merchant's currency.
+- ``duplicate_party``: the customer or merchant id is registered with different data.
+- ``unknown_customer``: the wallet has no customer with this id.
+- ``unknown_merchant``: no merchant has this id.
+- ``invalid_qr``: a QR payload is refused; the message starts with the `QRError` code
+  (``bad_crc: ...``) or with ``not_a_corridor_merchant``, ``currency_mismatch`` or
+  ``country_mismatch``.
+- ``currency_not_supported``: the participant does not operate in this currency.
+- ``invalid_amount``: an amount is not a positive `Money` within the ledger's range.
+- ``invalid_transfer_id``: a transfer id or reference is malformed (or both or neither given).
+- ``modified_request``: the transfer id or reference was already used with another request.
+- ``insufficient_liquidity``: the participant's available liquidity does not cover it.
+- ``ledger_rejected``: the ledger refused an event for a reason the switch does not expect
+  (an account closed by an operator, a broken invariant); the message names the result code.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["SWITCH_ERROR_CODES", "SwitchError"]
+
+SWITCH_ERROR_CODES: Final = frozenset(
+    {
+        "invalid_participant",
+        "duplicate_participant",
+        "unknown_participant",
+        "invalid_party",
+        "duplicate_party",
+        "unknown_customer",
+        "unknown_merchant",
+        "invalid_qr",
+        "currency_not_supported",
+        "invalid_amount",
+        "invalid_transfer_id",
+        "modified_request",
+        "insufficient_liquidity",
+        "ledger_rejected",
+    }
+)
+"""Every code a `SwitchError` may carry."""
+
+
+class SwitchError(Exception):
+    """A switch operation is refused; `code` (one of `SWITCH_ERROR_CODES`) says why."""
+
+    code: str = "switch_error"
+
+    def __init__(self, code: str, message: str) -> None:
+        # A code outside the documented set is a bug in the switch, not a user error.
+        assert code in SWITCH_ERROR_CODES, code
+        super().__init__(message)
+        self.code = code

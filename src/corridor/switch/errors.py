@@ -27,6 +27,17 @@ Codes:
 - ``insufficient_liquidity``: the participant's available liquidity does not cover it.
 - ``ledger_rejected``: the ledger refused an event for a reason the switch does not expect
   (an account closed by an operator, a broken invariant); the message names the result code.
+- ``invalid_payment``: a payment id, hold timeout or other payment field is malformed, or the
+  payer is not a wallet / the quote's provider not an FX provider.
+- ``unknown_payment``: no payment has this id.
+- ``payment_not_reserved``: the payment cannot be committed or aborted in its state (the
+  message names it).
+- ``payment_expired``: the payment's holds expired before it was committed.
+- ``unknown_quote``: no quote has this id (or it was forgotten).
+- ``quote_expired``: the quote expired before the payment used it.
+- ``quote_used``: another payment already used the quote.
+- ``quote_mismatch``: the quote does not fit the payment (its target currency is not the
+  merchant's).
 """
 
 from __future__ import annotations
@@ -51,6 +62,14 @@ SWITCH_ERROR_CODES: Final = frozenset(
         "modified_request",
         "insufficient_liquidity",
         "ledger_rejected",
+        "invalid_payment",
+        "unknown_payment",
+        "payment_not_reserved",
+        "payment_expired",
+        "unknown_quote",
+        "quote_expired",
+        "quote_used",
+        "quote_mismatch",
     }
 )
 """Every code a `SwitchError` may carry."""

@@ -180,15 +180,10 @@ class Model:
             return T.ID_MUST_NOT_BE_INT_MAX
         if t.id in s.transfers:
             e = s.transfers[t.id]
-            full_post_retry = (
-                t.flags == e.flags
-                and t.flags & TF.POST_PENDING_TRANSFER
-                and t.pending_id == e.pending_id
-                and t.amount == 0
-            )
-            if full_post_retry and e.amount != s.transfers[e.pending_id].amount:
-                return T.EXISTS_WITH_DIFFERENT_AMOUNT
-            return self._exists(t, e)
+            full = 0
+            if t.flags == e.flags and t.flags & TF.POST_PENDING_TRANSFER and t.amount == 0:
+                full = s.transfers[e.pending_id].amount
+            return self._exists(t, e, full)
         if t.flags & (TF.POST_PENDING_TRANSFER | TF.VOID_PENDING_TRANSFER):
             return self._resolve(s, t, ts)
         if t.flags & (TF.CLOSING_DEBIT | TF.CLOSING_CREDIT) and not t.flags & TF.PENDING:
@@ -376,7 +371,7 @@ class Model:
         return T.OK
 
     @staticmethod
-    def _exists(t: Transfer, e: Transfer) -> T:
+    def _exists(t: Transfer, e: Transfer, full: int = 0) -> T:
         if t.flags != e.flags:
             return T.EXISTS_WITH_DIFFERENT_FLAGS
         resolving = t.flags & (TF.POST_PENDING_TRANSFER | TF.VOID_PENDING_TRANSFER)
@@ -400,6 +395,8 @@ class Model:
                 if name == "timeout" and mine:
                     return result
                 if name not in ("pending_id", "timeout") and mine and mine != theirs:
+                    return result
+                if name == "amount" and not mine and full and full != theirs:
                     return result
             elif name == "amount" and t.flags & (TF.BALANCING_DEBIT | TF.BALANCING_CREDIT):
                 if mine < theirs:

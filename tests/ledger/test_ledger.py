@@ -251,3 +251,61 @@ def test_a_second_writer_on_the_same_database_is_refused(path: Path) -> None:
         assert verify(path).ok  # readers are welcome alongside the writer
     with Ledger.open(path) as reopened:  # closing released the lock
         assert len(reopened.lookup_accounts([1, 2])) == 2
+
+
+def test_a_cancelled_future_does_not_stop_the_writer(path: Path) -> None:
+    with Ledger.open(path) as ledger:
+        _accounts(ledger)
+        futures = [ledger.submit_transfers([_transfer(700 + i)]) for i in range(20)]
+        futures[3].cancel()
+        results = [f.result() for i, f in enumerate(futures) if i != 3]
+        assert all(r == [OK] for r in results)
+        assert ledger.create_transfers([_transfer(800)]) == [OK]
+
+
+def test_changing_the_list_after_submitting_it_changes_nothing(path: Path) -> None:
+    with Ledger.open(path) as ledger:
+        _accounts(ledger)
+        events = [_transfer(900)]
+        future = ledger.submit_transfers(events)
+        events.append({"not": "a transfer"})  # type: ignore[arg-type]
+        assert future.result() == [OK]
+        assert ledger.create_transfers([_transfer(901)]) == [OK]
+
+
+def test_writes_after_close_are_refused_even_when_racing_it(path: Path) -> None:
+    ledger = Ledger.open(path)
+    _accounts(ledger)
+    stop = threading.Event()
+    outcomes: list[str] = []
+
+    def keep_writing() -> None:
+        id = 10_000
+        while not stop.is_set():
+            id += 1
+            try:
+                ledger.create_transfers([_transfer(id)])
+                outcomes.append("ok")
+            except LedgerClosed:
+                outcomes.append("closed")
+                return
+
+    writers = [threading.Thread(target=keep_writing) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    time.sleep(0.05)
+    ledger.close()
+    stop.set()
+    for writer in writers:
+        writer.join(timeout=5)
+        assert not writer.is_alive(), "a writer hung after close"
+    assert "closed" in outcomes
+
+
+def test_verify_reads_paths_with_uri_characters(tmp_path: Path) -> None:
+    path = tmp_path / "shop#1?x=%41.db"
+    with Ledger.open(path) as ledger:
+        _accounts(ledger)
+        ledger.create_transfers([_transfer(1)])
+    assert verify(path).ok
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("shop")) == []

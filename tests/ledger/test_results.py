@@ -1511,3 +1511,22 @@ def test_durable_ledger_refuses_a_batch_beyond_batch_events_max(db: Path) -> Non
         with pytest.raises(BatchTooLarge):
             ledger.create_accounts(too_many)
         assert ledger.lookup_accounts([1]) == []
+
+
+def test_full_post_retry_with_a_different_timeout_reports_the_timeout_first() -> None:
+    from corridor.ledger.engine import Engine
+    from corridor.ledger.types import Account, Transfer
+    from corridor.ledger.types import CreateTransferResult as R
+    from corridor.ledger.types import TransferFlags as F
+
+    engine = Engine()
+    engine.begin()
+    engine.create_accounts([Account(id=i, ledger=1, code=1) for i in (1, 2)], 1)
+    pending = Transfer(id=20, debit_account_id=1, credit_account_id=2, amount=100, ledger=1,
+                       code=1, flags=F.PENDING)  # fmt: skip
+    post = Transfer(id=30, pending_id=20, amount=40, flags=F.POST_PENDING_TRANSFER)
+    assert engine.create_transfers([pending, post], 10) == [R.OK, R.OK]
+    retry = Transfer(id=30, pending_id=20, timeout=5, flags=F.POST_PENDING_TRANSFER)
+    assert engine.create_transfers([retry], 20) == [R.EXISTS_WITH_DIFFERENT_TIMEOUT]
+    full = Transfer(id=30, pending_id=20, flags=F.POST_PENDING_TRANSFER)
+    assert engine.create_transfers([full], 30) == [R.EXISTS_WITH_DIFFERENT_AMOUNT]

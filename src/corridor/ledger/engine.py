@@ -489,18 +489,13 @@ class Engine:
         if id in self.transfer_ids:
             existing = self.committed_row(id)
             assert existing is not None, "a known transfer id must be readable"
-            if (
-                flags & _POST
-                and flags == existing[R_FLAGS]
-                and t.pending_id == existing[R_PENDING_ID]
-                and t.amount == 0
-            ):
+            full_amount = 0
+            if flags & _POST and flags == existing[R_FLAGS] and t.amount == 0:
                 # Amount 0 posts the full pending amount: compare with what that was.
                 pending = self.committed_row(existing[R_PENDING_ID])
                 assert pending is not None, "a post must name a readable pending transfer"
-                if existing[R_AMOUNT] != pending[R_AMOUNT]:
-                    return T.EXISTS_WITH_DIFFERENT_AMOUNT
-            return _compare_existing(t, existing)
+                full_amount = pending[R_AMOUNT]
+            return _compare_existing(t, existing, full_amount)
         if flags & _RESOLVE:
             return self._resolve_pending(t, ts, undo)
 
@@ -777,7 +772,7 @@ def _history_row(s: AccountState, ts: int) -> HistoryRow:
     return (s.id, ts, s.debits_pending, s.debits_posted, s.credits_pending, s.credits_posted)
 
 
-def _compare_existing(t: Transfer, e: TransferRow) -> T:
+def _compare_existing(t: Transfer, e: TransferRow, full_amount: int = 0) -> T:
     """Result for a retried transfer id: `exists` only if the request is the same."""
     flags = t.flags
     if flags != e[R_FLAGS]:
@@ -794,6 +789,8 @@ def _compare_existing(t: Transfer, e: TransferRow) -> T:
         if t.credit_account_id and t.credit_account_id != e[R_CREDIT]:
             return T.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
         if t.amount and t.amount != e[R_AMOUNT]:
+            return T.EXISTS_WITH_DIFFERENT_AMOUNT
+        if full_amount and full_amount != e[R_AMOUNT]:  # a full post retried against a partial
             return T.EXISTS_WITH_DIFFERENT_AMOUNT
         if t.user_data_128 and t.user_data_128 != e[R_USER_DATA_128]:
             return T.EXISTS_WITH_DIFFERENT_USER_DATA_128

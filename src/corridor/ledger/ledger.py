@@ -66,18 +66,27 @@ def _account(row: AccountStateRow) -> Account:
     )
 
 
-def _check_events(events: Sequence[object], kind: type) -> None:
+def _check_events(events: Sequence[object], kind: type) -> tuple[object, ...]:
+    """Validate a request and return a snapshot of it: the caller may reuse its list."""
     if not isinstance(events, Sequence):
         raise InvalidRequest(f"events must be a list of {kind.__name__}")
     if len(events) > BATCH_EVENTS_MAX:
         raise BatchTooLarge(
             f"{len(events)} events in one request; at most {BATCH_EVENTS_MAX} are accepted"
         )
-    for index, event in enumerate(events):
+    snapshot = tuple(events)
+    for index, event in enumerate(snapshot):
         if type(event) is not kind:
             raise InvalidRequest(
                 f"event {index} is a {type(event).__name__}, expected {kind.__name__}"
             )
+    return snapshot
+
+
+def _resolved(results: list[object]) -> Future[list[object]]:
+    future: Future[list[object]] = Future()
+    future.set_result(results)
+    return future
 
 
 def _check_limit(limit: int) -> None:
@@ -101,6 +110,16 @@ class Ledger:
     ) -> Ledger:
         """Open (creating if needed) a ledger database and recover its state exactly."""
         store = SqliteStore(path)
+        try:
+            return cls._recover(store, path, clock)
+        except BaseException:
+            store.close()  # releases the writer lock for a retry in this process
+            raise
+
+    @classmethod
+    def _recover(
+        cls, store: SqliteStore, path: str | os.PathLike[str], clock: Callable[[], int]
+    ) -> Ledger:
         engine = Engine(_StoreHistory(store))
         for row in store.iter_accounts():
             engine.load_account(row)
@@ -139,13 +158,17 @@ class Ledger:
 
     def submit_accounts(self, accounts: Sequence[Account]) -> Future[list[object]]:
         """Like create_accounts, without waiting: the future resolves once durable."""
-        _check_events(accounts, Account)
-        return self._sequencer.submit_accounts(accounts)
+        snapshot = _check_events(accounts, Account)
+        if not snapshot:
+            return _resolved([])
+        return self._sequencer.submit_accounts(snapshot)  # type: ignore[arg-type]
 
     def submit_transfers(self, transfers: Sequence[Transfer]) -> Future[list[object]]:
         """Like create_transfers, without waiting: the future resolves once durable."""
-        _check_events(transfers, Transfer)
-        return self._sequencer.submit_transfers(transfers)
+        snapshot = _check_events(transfers, Transfer)
+        if not snapshot:
+            return _resolved([])
+        return self._sequencer.submit_transfers(snapshot)  # type: ignore[arg-type]
 
     def notarize(self, digests: Sequence[bytes]) -> list[int]:
         """Append SHA-256 digests of documents to the audit log; returns their log indexes."""

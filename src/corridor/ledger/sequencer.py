@@ -137,9 +137,12 @@ class Sequencer:
     def _submit(self, request: _Request) -> Future[list[object]]:
         if self._failure is not None:
             raise LedgerUnavailable(self._failure)
-        if self._closed:
-            raise LedgerClosed()
-        self._requests.put(request)
+        # The check and the enqueue happen under the close lock, so no request can land
+        # behind the stop marker and wait forever.
+        with self._close_lock:
+            if self._closed:
+                raise LedgerClosed()
+            self._requests.put(request)
         return request.future
 
     def close(self) -> None:
@@ -278,7 +281,10 @@ class Sequencer:
                 self._fail(batch, error)
                 continue
             for request in batch:
-                request.future.set_result(request.results)
+                # A caller may have cancelled its future (e.g. an asyncio timeout): its
+                # events are committed all the same, and nobody else may go unanswered.
+                if request.future.set_running_or_notify_cancel():
+                    request.future.set_result(request.results)
 
     @staticmethod
     def _has_rows(batch: LedgerBatch) -> bool:
@@ -290,7 +296,7 @@ class Sequencer:
     def _fail(batch: list[_Request], error: BaseException) -> None:
         failure = error if isinstance(error, LedgerClosed) else LedgerUnavailable(error)
         for request in batch:
-            if not request.future.done():
+            if request.future.set_running_or_notify_cancel():
                 request.future.set_exception(failure)
 
 

@@ -94,7 +94,7 @@ def verify(path: str | Path) -> VerifyReport:
     if not path.is_file():
         raise VerifyError(f"{path}: no such database file")
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as error:
         raise VerifyError(f"{path}: not a SQLite database ({error})") from None
@@ -104,7 +104,12 @@ def verify(path: str | Path) -> VerifyReport:
             or not db.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone()
         ):
             raise VerifyError(f"{path}: not a corridor ledger (no corridor schema)")
-        return _verify(db, str(path))
+        # One read transaction: every check sees the same snapshot, even with a live writer.
+        db.execute("BEGIN")
+        try:
+            return _verify(db, str(path))
+        finally:
+            db.execute("COMMIT")
     except sqlite3.DatabaseError as error:
         raise VerifyError(f"{path}: not a readable corridor ledger ({error})") from None
     finally:

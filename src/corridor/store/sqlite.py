@@ -39,6 +39,8 @@ SCHEMA_VERSION: Final = 1
 BUSY_TIMEOUT_MS: Final = 10_000
 CACHE_KIB: Final = 262_144
 """Page cache per connection (256 MiB): the accounts table and the index tails stay hot."""
+READER_CACHE_KIB: Final = 16_384
+"""Page cache per reader connection (16 MiB): there is one reader per thread."""
 WAL_AUTOCHECKPOINT_PAGES: Final = 16_384
 """Checkpoint the WAL every 64 MiB instead of every 4 MiB: account pages rewritten by every
 batch are copied into the database file once per checkpoint, not once per batch."""
@@ -339,8 +341,7 @@ class SqliteStore:
         self.path = Path(path)
         self._lock = _take_writer_lock(self.path)
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._closed = False
         try:
             self._writer = self._connect()
             tables = {
@@ -387,21 +388,27 @@ class SqliteStore:
             )
 
     def reader(self) -> sqlite3.Connection:
-        """This thread's read connection (WAL readers never block the writer)."""
+        """This thread's read connection (WAL readers never block the writer).
+
+        It lives in thread-local storage and is closed when its thread ends; the store never
+        closes another thread's connection, which could be in the middle of a query.
+        """
+        if self._closed:
+            raise StoreError(f"{self.path} is closed")
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._connect()
             connection.execute("PRAGMA query_only=ON")
+            connection.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
             self._local.connection = connection
-            with self._readers_lock:
-                self._readers.append(connection)
         return connection
 
     def close(self) -> None:
-        with self._readers_lock:
-            for connection in self._readers:
-                connection.close()
-            self._readers.clear()
+        self._closed = True
+        own: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if own is not None:
+            own.close()
+            self._local.connection = None
         self._writer.close()
         self._lock.close()  # releases the writer lock
 

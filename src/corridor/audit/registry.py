@@ -33,6 +33,7 @@ from typing import Final
 from corridor.audit.errors import AuditError, LogKeyError
 from corridor.audit.tiles import TileReader
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
+from corridor.store.transactions import immediate_transaction
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -207,14 +208,8 @@ class AuditStore:
     @contextmanager
     def write(self) -> Iterator[None]:
         """One short write transaction (BEGIN IMMEDIATE: waits for the ledger's writer)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(self._db):
             yield
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # -- meta ------------------------------------------------------------------------------
 

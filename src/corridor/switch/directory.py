@@ -84,6 +84,7 @@ from corridor.ledger import (
     Ledger,
 )
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
+from corridor.store.transactions import immediate_transaction
 from corridor.switch.errors import SwitchError
 from corridor.switch.money import CORRIDOR_CURRENCIES, currency
 
@@ -483,15 +484,8 @@ class Directory:
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One short write transaction; BEGIN IMMEDIATE waits for the ledger's writer."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate_transaction(self._db):
+            yield
 
     @contextmanager
     def _read(self) -> Iterator[None]:

@@ -106,6 +106,7 @@ from typing import Final
 
 from corridor.ledger import ID_MAX, CreateTransferResult, Ledger, Transfer, TransferFlags
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
+from corridor.store.transactions import immediate_transaction
 from corridor.switch.directory import (
     Directory,
     Participant,
@@ -443,15 +444,8 @@ class PaymentService:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, immediate_transaction(self._db):
+            yield
 
     @contextmanager
     def _serialized(self, payment_id: str) -> Iterator[None]:

@@ -33,7 +33,7 @@ from typing import Final
 from corridor.audit.errors import AuditError, LogKeyError
 from corridor.audit.tiles import TileReader
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
-from corridor.store.transactions import immediate_transaction
+from corridor.store.transactions import immediate_transaction, read_transaction
 
 __all__ = [
     "AUDIT_SCHEMA",
@@ -192,18 +192,8 @@ class AuditStore:
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """One read transaction: every read inside sees the same committed state."""
-        if self._db.in_transaction:
+        with read_transaction(self._db):
             yield
-            return
-        self._db.execute("BEGIN")
-        try:
-            yield
-        finally:
-            self._end_read()
-
-    def _end_read(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
 
     @contextmanager
     def write(self) -> Iterator[None]:

@@ -8,6 +8,7 @@ anything that fails inside rolls back completely.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,3 +25,43 @@ def immediate_transaction(db: sqlite3.Connection) -> Iterator[None]:
             db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+@contextmanager
+def read_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: every read inside sees the same commit (WAL snapshot).
+
+    Nested use joins the transaction already open.
+    """
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        _end_read(db)
+
+
+def _end_read(db: sqlite3.Connection) -> None:
+    # A function of its own: inline, the type checker would keep `in_transaction` narrowed
+    # to False from the test above and call this unreachable.
+    if db.in_transaction:
+        db.execute("COMMIT")
+
+
+def open_side_connection(
+    path: str | os.PathLike[str], schema: str, *, busy_timeout_ms: int
+) -> sqlite3.Connection:
+    """A connection of its own to the ledger's file, with `schema` applied (idempotent DDL)."""
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+    )
+    try:
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.executescript(schema)
+    except BaseException:
+        connection.close()
+        raise
+    return connection

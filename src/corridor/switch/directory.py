@@ -84,7 +84,11 @@ from corridor.ledger import (
     Ledger,
 )
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
-from corridor.store.transactions import immediate_transaction
+from corridor.store.transactions import (
+    immediate_transaction,
+    open_side_connection,
+    read_transaction,
+)
 from corridor.switch.errors import SwitchError
 from corridor.switch.money import CORRIDOR_CURRENCIES, currency
 
@@ -455,19 +459,9 @@ class Directory:
         `clock` gives nanoseconds since the Unix epoch, for ``created_ns`` and for "today"
         when checking dates of birth.
         """
-        connection = sqlite3.connect(
-            ledger.store.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+        connection = open_side_connection(
+            ledger.store.path, DIRECTORY_SCHEMA, busy_timeout_ms=BUSY_TIMEOUT_MS
         )
-        try:
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            connection.executescript(DIRECTORY_SCHEMA)
-        except BaseException:
-            connection.close()
-            raise
         return cls(ledger, connection, clock)
 
     def close(self) -> None:
@@ -490,19 +484,8 @@ class Directory:
     @contextmanager
     def _read(self) -> Iterator[None]:
         """One read transaction, so that related rows come from the same commit."""
-        with self._lock:
-            if self._db.in_transaction:
-                yield
-                return
-            self._db.execute("BEGIN")
-            try:
-                yield
-            finally:
-                self._end_read()
-
-    def _end_read(self) -> None:
-        if self._db.in_transaction:
-            self._db.execute("COMMIT")
+        with self._lock, read_transaction(self._db):
+            yield
 
     def _today(self) -> dt.date:
         return dt.datetime.fromtimestamp(self._clock() // _NS_PER_S, dt.UTC).date()

@@ -95,7 +95,6 @@ import enum
 import hashlib
 import json
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -106,7 +105,7 @@ from typing import Final
 
 from corridor.ledger import ID_MAX, CreateTransferResult, Ledger, Transfer, TransferFlags
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
-from corridor.store.transactions import immediate_transaction
+from corridor.store.transactions import immediate_transaction, open_side_connection
 from corridor.switch.directory import (
     Directory,
     Participant,
@@ -413,19 +412,9 @@ class PaymentService:
         self._directory = directory
         self._quotes = quote_book
         self._clock = clock
-        connection = sqlite3.connect(
-            ledger.store.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+        self._db = open_side_connection(
+            ledger.store.path, PAYMENTS_SCHEMA, busy_timeout_ms=BUSY_TIMEOUT_MS
         )
-        try:
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(PAYMENTS_SCHEMA)
-        except BaseException:
-            connection.close()
-            raise
-        self._db = connection
         self._lock = threading.RLock()
         self._stripes = tuple(threading.Lock() for _ in range(_LOCK_STRIPES))
 

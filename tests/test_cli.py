@@ -222,9 +222,9 @@ def test_verify_directory(tmp_path: Path) -> None:
     assert_clean_error(cli("ledger", "verify", "--db", str(tmp_path)), None, str(tmp_path))
 
 
-def test_verify_postgresql_url() -> None:
-    result = cli("ledger", "verify", "--db", "postgresql://localhost/ledger")
-    assert_clean_error(result, "unsupported_database", "PostgreSQL")
+def test_verify_postgresql_url_of_no_server() -> None:
+    result = cli("ledger", "verify", "--db", "postgresql://127.0.0.1:1/ledger")
+    assert_clean_error(result, "database_unavailable", "PostgreSQL")
 
 
 def test_error_is_one_line_even_when_long(tmp_path: Path) -> None:
@@ -389,7 +389,7 @@ def test_bench_twice_on_same_db(tmp_path: Path) -> None:
         (["--accounts", "1"], "bench_invalid", ["--accounts"]),
         (["--in-flight", "0"], "bench_invalid", ["--in-flight"]),
         (["--id-order", "shuffled"], "bench_invalid", ["--id-order"]),
-        (["--db", "postgresql://x"], "unsupported_database", ["PostgreSQL"]),
+        (["--db", "postgresql://127.0.0.1:1/x"], "database_unavailable", ["PostgreSQL"]),
         (["--db", "mysql://x/y"], "invalid_database", ["mysql://x/y"]),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else None,

@@ -48,6 +48,7 @@ from corridor.audit.receipt import Receipt, verify_receipt
 from corridor.audit.registry import AuditStore, WitnessRecord, now
 from corridor.audit.verify import AuditReport, verify_log
 from corridor.audit.witness import read_state, witness_checkpoint, write_state
+from corridor.store import describe_target, is_postgres_url
 
 __all__ = ["audit_app", "init_command", "notarize_command"]
 
@@ -81,7 +82,9 @@ KeyFileOption = Annotated[
 def _db_path(db: str, *, must_exist: bool = True) -> Path:
     if "://" in db:
         raise AuditError(
-            "unsupported_database", f"--db {db!r}: the audit log needs a SQLite file path"
+            "unsupported_database",
+            f"--db {describe_target(db)}: the audit log's key, checkpoints, witnesses and "
+            "receipts are kept in a SQLite file only (docs/SCALING.md)",
         )
     path = Path(db)
     if path.is_dir():
@@ -155,7 +158,15 @@ def init_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the audit log's signing key (mode 0600) and print its verifier key."""
+    """Create the audit log's signing key (mode 0600) and print its verifier key.
+
+    With a ``postgresql://`` URL: apply the ledger's schema migrations (the audit log's key
+    and checkpoints are kept in SQLite only).
+    """
+    if is_postgres_url(db):
+        audit_options = origin is not None or key_file is not None or reuse_key
+        _init_postgres(db, audit_options=audit_options, as_json=as_json)
+        return
     path = _db_path(db, must_exist=False)
     result = init_log(path, origin=origin, key_file=key_file, reuse_key=reuse_key)
     if as_json:
@@ -177,6 +188,38 @@ def init_command(
         sys.stderr.write(
             f"warning: the key file {result.key_file} is missing; checkpoints cannot be signed\n"
         )
+
+
+def _init_postgres(db: str, *, audit_options: bool, as_json: bool) -> None:
+    """`init` on PostgreSQL: bring the ledger's schema up to date (versioned migrations)."""
+    if audit_options:
+        raise AuditError(
+            "unsupported_database",
+            "--origin, --key-file and --reuse-key set up the audit log, which is kept in a "
+            "SQLite file only (docs/SCALING.md)",
+        )
+    from corridor.store.postgres import migrate
+
+    report = migrate(db)
+    if as_json:
+        _print_json(
+            {
+                "database": report.location,
+                "schema": report.schema,
+                "schema_version": report.version,
+                "migrations_applied": list(report.applied),
+            }
+        )
+    else:
+        applied = ", ".join(str(version) for version in report.applied) or "none"
+        console.print(
+            f"{escape(report.location)} (schema {escape(report.schema)}): ledger schema at "
+            f"version {report.version}; migrations applied now: {applied}"
+        )
+    sys.stderr.write(
+        "note: on PostgreSQL, init sets up the ledger's tables only; the audit log's key, "
+        "checkpoints and receipts need a SQLite ledger for now (docs/SCALING.md)\n"
+    )
 
 
 def notarize_command(

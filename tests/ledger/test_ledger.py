@@ -37,8 +37,9 @@ class FakeClock:
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Path:
-    return tmp_path / "ledger.db"
+def path(db_target: Path | str) -> Path | str:
+    """A new ledger on each backend: a SQLite file, then a PostgreSQL schema."""
+    return db_target
 
 
 def _accounts(ledger: Ledger, count: int = 4, flags: int = 0) -> None:
@@ -192,6 +193,7 @@ def test_oversize_and_malformed_requests_are_refused_whole(path: Path) -> None:
         assert ledger.create_transfers([]) == []
 
 
+@pytest.mark.sqlite_only  # on PostgreSQL: tests/store/test_postgres.py
 def test_a_failed_commit_stops_the_writer_and_loses_nothing_acknowledged(path: Path) -> None:
     ledger = Ledger.open(path)
     _accounts(ledger)

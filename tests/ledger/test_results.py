@@ -1402,8 +1402,9 @@ class Clock:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "ledger.db"
+def db(db_target: Path | str) -> Path | str:
+    """A new ledger on each backend: a SQLite file, then a PostgreSQL schema."""
+    return db_target
 
 
 def _balances(ledger: Ledger, account_id: int) -> tuple[int, int, int, int]:

@@ -10,6 +10,7 @@ the storage fallbacks of the engine are part of the comparison.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from corridor.ledger.types import AccountFlags as AF
 from corridor.ledger.types import TransferFlags as TF
 from corridor.store.rows import R_FLAGS, R_ID, R_PENDING_ID, LedgerBatch, TransferRow
 from tests.ledger.reference import NS, Model
+from tests.store.backends import temporary_target
 
 START_NS = 1_700_000_000 * NS
 
@@ -259,21 +261,19 @@ class TestEngineAgainstModelLong(EngineMachine.TestCase):  # type: ignore[misc,n
 
 
 class DurableMachine(_LedgerMachine):
-    """Through Ledger: sequencer, SQLite, recovery on reopen."""
+    """Through Ledger: sequencer, storage (SQLite; PostgreSQL below), recovery on reopen."""
 
-    directory: Path
+    backend = "sqlite"
 
     def __init__(self) -> None:
         super().__init__()
-        import tempfile
-
-        self._tmp = tempfile.TemporaryDirectory()
-        self.path = Path(self._tmp.name) / "ledger.db"
+        self._cleanup = ExitStack()
+        self.path: Path | str = self._cleanup.enter_context(temporary_target(self.backend))
         self.ledger = Ledger.open(self.path, clock=lambda: self.now)
 
     def teardown(self) -> None:
         self.ledger.close()
-        self._tmp.cleanup()
+        self._cleanup.close()
 
     def system_accounts(self, events: list[Account]) -> list[Any]:
         return list(self.ledger.create_accounts(events))
@@ -304,3 +304,13 @@ TestDurableLedgerAgainstModel.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+class DurablePostgresMachine(DurableMachine):
+    """The same on PostgreSQL: a fresh schema per example (skips without a server)."""
+
+    backend = "postgresql"
+
+
+TestDurablePostgresLedgerAgainstModel = DurablePostgresMachine.TestCase
+TestDurablePostgresLedgerAgainstModel.settings = TestDurableLedgerAgainstModel.settings

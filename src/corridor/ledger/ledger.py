@@ -1,9 +1,10 @@
 """The ledger as its users see it: open a database, create accounts and transfers, look up.
 
 `Ledger.open(path)` recovers the engine's state from storage, starts the single writer and
-returns a handle that any number of threads may share. Writes are group-committed; each call
-returns once its batch is durable. Reads go to storage through per-thread connections and see
-only committed data.
+returns a handle that any number of threads may share. `path` is a SQLite file or a
+``postgresql://`` URL (corridor.store.open_store picks the store). Writes are
+group-committed; each call returns once its batch is durable. Reads go to storage through
+connections of their own and see only committed data.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from corridor.ledger.types import (
     PendingStatus,
     Transfer,
 )
+from corridor.store import LedgerStore, StoreError, describe_target, open_store
 from corridor.store.rows import AccountStateRow, TransferRow
-from corridor.store.sqlite import SqliteStore, StoreError
 
 QUERY_LIMIT_MAX: Final = BATCH_EVENTS_MAX
 """Most rows one lookup or page returns."""
@@ -37,7 +38,7 @@ QUERY_LIMIT_MAX: Final = BATCH_EVENTS_MAX
 class _StoreHistory:
     """Lets the engine read committed history it no longer holds in memory."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: LedgerStore) -> None:
         self._store = store
 
     def transfer_row(self, id: int) -> TransferRow | None:
@@ -98,7 +99,7 @@ class Ledger:
     """A handle on one ledger database. Thread-safe; close it when done."""
 
     def __init__(
-        self, store: SqliteStore, engine: Engine, clock: Callable[[], int], log: TileAppender
+        self, store: LedgerStore, engine: Engine, clock: Callable[[], int], log: TileAppender
     ) -> None:
         self.store = store
         self._engine = engine
@@ -108,8 +109,12 @@ class Ledger:
     def open(
         cls, path: str | os.PathLike[str], *, clock: Callable[[], int] = time.time_ns
     ) -> Ledger:
-        """Open (creating if needed) a ledger database and recover its state exactly."""
-        store = SqliteStore(path)
+        """Open (creating if needed) a ledger database and recover its state exactly.
+
+        `path`: a SQLite file, or a ``postgresql://`` URL of a database (schema migrations
+        are applied on open).
+        """
+        store = open_store(path)
         try:
             return cls._recover(store, path, clock)
         except BaseException:
@@ -118,7 +123,7 @@ class Ledger:
 
     @classmethod
     def _recover(
-        cls, store: SqliteStore, path: str | os.PathLike[str], clock: Callable[[], int]
+        cls, store: LedgerStore, path: str | os.PathLike[str], clock: Callable[[], int]
     ) -> Ledger:
         engine = Engine(_StoreHistory(store))
         for row in store.iter_accounts():
@@ -132,7 +137,9 @@ class Ledger:
         for level, row_index in TileAppender.tail_keys(log_size):
             blob = store.log_row(level, row_index)
             if blob is None:
-                raise StoreError(f"{path}: audit log row ({level}, {row_index}) is missing")
+                raise StoreError(
+                    f"{describe_target(path)}: audit log row ({level}, {row_index}) is missing"
+                )
             tails[level] = blob
         return cls(store, engine, clock, TileAppender(log_size, tails))
 

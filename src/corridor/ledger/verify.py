@@ -13,14 +13,26 @@ edited by hand. Each check is plain SQL an auditor can rerun:
   respect their flag;
 - links: each transfer's previous-transfer pointers are the account's previous transfer, and
   each account's last_transfer_timestamp is its newest transfer.
+
+The same SQL runs on a SQLite file and on a PostgreSQL database (``postgresql://`` URL): both
+stores keep the same tables, columns and NULL conventions. PostgreSQL sums bigints as numeric,
+so those sums are turned back into ints here.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from corridor.store import is_postgres_url
+
+Query = Callable[[str], Iterable[Sequence[Any]]]
+"""Runs one statement of the verification and returns its rows."""
 
 PROBLEMS_LISTED_MAX: Final = 50
 """Most discrepancies of one kind that the report lists (all are counted)."""
@@ -84,12 +96,23 @@ class VerifyError(Exception):
     code = "not_a_ledger"
 
 
+def _plain(value: Any) -> Any:
+    """A PostgreSQL numeric sum as an int; anything else as it is."""
+    return int(value) if isinstance(value, Decimal) else value
+
+
 def _hex(value: bytes | None) -> str:
     return value.hex() if value is not None else "NULL"
 
 
-def verify(path: str | Path) -> VerifyReport:
-    """Recompute everything from stored transfers; never writes."""
+def verify(path: str | os.PathLike[str]) -> VerifyReport:
+    """Recompute everything from stored transfers; never writes.
+
+    `path`: a SQLite file, or a ``postgresql://`` URL (read in one REPEATABLE READ, READ ONLY
+    transaction).
+    """
+    if is_postgres_url(path):
+        return _verify_postgres(str(path))
     path = Path(path)
     if not path.is_file():
         raise VerifyError(f"{path}: no such database file")
@@ -107,7 +130,7 @@ def verify(path: str | Path) -> VerifyReport:
         # One read transaction: every check sees the same snapshot, even with a live writer.
         db.execute("BEGIN")
         try:
-            return _verify(db, str(path))
+            return _verify(db.execute, str(path))
         finally:
             db.execute("COMMIT")
     except sqlite3.DatabaseError as error:
@@ -116,19 +139,53 @@ def verify(path: str | Path) -> VerifyReport:
         db.close()
 
 
-def _verify(db: sqlite3.Connection, path: str) -> VerifyReport:
-    report = VerifyReport(path=path)
-    report.accounts = db.execute("SELECT count(*) FROM accounts").fetchone()[0]
-    report.transfers = db.execute("SELECT count(*) FROM transfers").fetchone()[0]
+def _verify_postgres(dsn: str) -> VerifyReport:
+    import psycopg
 
-    def problem(kind: str, rows: list[tuple[object, ...]], describe: object) -> None:
+    from corridor.store.postgres import connect, redact
+
+    location = redact(dsn)
+    connection = connect(dsn, role="verify", read_only=True)
+    try:
+        tables = {
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        }
+        if not {"schema_migrations", "meta", "accounts", "transfers", "expirations"} <= tables:
+            raise VerifyError(f"{location}: not a corridor ledger (no corridor schema)")
+        # One snapshot for every check, even with a live writer.
+        with connection.transaction():
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with connection.cursor(binary=True) as cursor:
+                return _verify(cursor.execute, location)
+    except psycopg.Error as error:
+        message = " ".join(str(error).split())
+        raise VerifyError(f"{location}: not a readable corridor ledger ({message})") from None
+    finally:
+        connection.close()
+
+
+def _verify(query: Query, path: str) -> VerifyReport:
+    def scalar(statement: str) -> int:
+        for row in query(statement):
+            return int(row[0])
+        raise AssertionError(f"no row from {statement}")
+
+    report = VerifyReport(path=path)
+    report.accounts = scalar("SELECT count(*) FROM accounts")
+    report.transfers = scalar("SELECT count(*) FROM transfers")
+
+    def problem(kind: str, found: Iterable[Sequence[object]], describe: object) -> None:
+        rows = list(found)
         if rows:
             examples = [describe(*row) for row in rows[:PROBLEMS_LISTED_MAX]]  # type: ignore[operator]
             report.problems.append(Problem(kind, len(rows), examples))
 
-    recomputed = {r[0]: r[1:] for r in db.execute(_RECOMPUTED)}
+    recomputed = {r[0]: tuple(_plain(total) for total in r[1:]) for r in query(_RECOMPUTED)}
     mismatched: list[tuple[object, ...]] = []
-    for id, dp, dpo, cp, cpo in db.execute(
+    for id, dp, dpo, cp, cpo in query(
         "SELECT id, debits_pending, debits_posted, credits_pending, credits_posted FROM accounts"
     ):
         sums = recomputed.pop(id, (0, 0, 0, 0))
@@ -149,15 +206,15 @@ def _verify(db: sqlite3.Connection, path: str) -> VerifyReport:
         lambda id: f"account {_hex(id)} appears in transfers but not in accounts",
     )
 
-    for ledger, dp, dpo, cp, cpo in db.execute(
+    for ledger, dp, dpo, cp, cpo in query(
         "SELECT ledger, sum(debits_pending), sum(debits_posted), sum(credits_pending),"
         " sum(credits_posted) FROM accounts GROUP BY ledger ORDER BY ledger"
     ):
         report.ledgers[ledger] = {
-            "debits_pending": dp,
-            "debits_posted": dpo,
-            "credits_pending": cp,
-            "credits_posted": cpo,
+            "debits_pending": _plain(dp),
+            "debits_posted": _plain(dpo),
+            "credits_pending": _plain(cp),
+            "credits_posted": _plain(cpo),
         }
     problem(
         "unbalanced_ledger",
@@ -172,51 +229,51 @@ def _verify(db: sqlite3.Connection, path: str) -> VerifyReport:
 
     problem(
         "ledger_mismatch",
-        db.execute(
+        query(
             "SELECT t.id, t.ledger, d.ledger, c.ledger FROM transfers AS t"
             " JOIN accounts AS d ON d.id = t.debit_account_id"
             " JOIN accounts AS c ON c.id = t.credit_account_id"
             " WHERE t.ledger != d.ledger OR t.ledger != c.ledger"
-        ).fetchall(),
+        ),
         lambda id, t, d, c: f"transfer {_hex(id)}: ledger {t}, accounts on {d} and {c}",
     )
     problem(
         "bad_pending_reference",
-        db.execute(
+        query(
             "SELECT r.id, r.pending_id FROM transfers AS r"
             " LEFT JOIN transfers AS p ON p.id = r.pending_id"
             " WHERE (r.flags & 12) != 0 AND (p.id IS NULL OR (p.flags & 2) = 0"
             "   OR p.debit_account_id != r.debit_account_id"
             "   OR p.credit_account_id != r.credit_account_id"
             "   OR r.amount > p.amount OR r.timestamp <= p.timestamp)"
-        ).fetchall(),
+        ),
         lambda id, pending: f"transfer {_hex(id)} resolves {_hex(pending)}, which it may not",
     )
     problem(
         "pending_resolved_twice",
-        db.execute(
+        query(
             "SELECT pending_id, count(*) FROM ("
             " SELECT pending_id FROM transfers WHERE pending_id IS NOT NULL"
-            " UNION ALL SELECT pending_id FROM expirations)"
+            " UNION ALL SELECT pending_id FROM expirations) AS resolutions"
             " GROUP BY pending_id HAVING count(*) > 1"
-        ).fetchall(),
+        ),
         lambda id, n: f"pending transfer {_hex(id)} was resolved {n} times",
     )
     problem(
         "limit_exceeded",
-        db.execute(
+        query(
             "SELECT id, flags, debits_pending + debits_posted, credits_pending + credits_posted,"
             " debits_posted, credits_posted FROM accounts"
             " WHERE ((flags & 2) != 0 AND debits_pending + debits_posted > credits_posted)"
             "    OR ((flags & 4) != 0 AND credits_pending + credits_posted > debits_posted)"
-        ).fetchall(),
+        ),
         lambda id, flags, debits, credits, *_: (
             f"account {_hex(id)} (flags {flags}) has debits {debits} and credits {credits}"
         ),
     )
     problem(
         "broken_account_link",
-        db.execute(
+        query(
             "WITH legs (account_id, ts, previous) AS ("
             " SELECT debit_account_id, timestamp, coalesce(debit_previous_timestamp, 0)"
             " FROM transfers UNION ALL"
@@ -226,7 +283,7 @@ def _verify(db: sqlite3.Connection, path: str) -> VerifyReport:
             " coalesce(lag(ts) OVER (PARTITION BY account_id ORDER BY ts), 0) AS expected"
             " FROM legs)"
             " SELECT account_id, ts, previous, expected FROM ordered WHERE previous != expected"
-        ).fetchall(),
+        ),
         lambda account, ts, previous, expected: (
             f"transfer at {ts} of account {_hex(account)} links to {previous}, "
             f"its previous transfer is at {expected}"
@@ -234,13 +291,13 @@ def _verify(db: sqlite3.Connection, path: str) -> VerifyReport:
     )
     problem(
         "stale_last_transfer",
-        db.execute(
+        query(
             "SELECT a.id, a.last_transfer_timestamp, coalesce(max(l.ts), 0) FROM accounts AS a"
             " LEFT JOIN (SELECT debit_account_id AS account_id, timestamp AS ts FROM transfers"
             "  UNION ALL SELECT credit_account_id, timestamp FROM transfers) AS l"
-            " ON l.account_id = a.id GROUP BY a.id"
+            " ON l.account_id = a.id GROUP BY a.id, a.last_transfer_timestamp"
             " HAVING a.last_transfer_timestamp != coalesce(max(l.ts), 0)"
-        ).fetchall(),
+        ),
         lambda id, stored, newest: (
             f"account {_hex(id)}: last_transfer_timestamp {stored}, newest transfer {newest}"
         ),

@@ -28,6 +28,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Final
 
+from corridor.store.protocol import StoreError as StoreError  # re-exported
+from corridor.store.protocol import WriterBusy as WriterBusy  # re-exported
 from corridor.store.rows import (
     AccountStateRow,
     HistoryRow,
@@ -200,18 +202,6 @@ _ACCOUNT_COLUMNS: Final = (
 )
 
 _ZERO_ID: Final = bytes(16)
-
-
-class StoreError(Exception):
-    """The database cannot be opened or used (not a corridor database, newer schema...)."""
-
-    code = "invalid_database"
-
-
-class WriterBusy(StoreError):
-    """Another process (or handle) already writes this database."""
-
-    code = "database_busy"
 
 
 def _take_writer_lock(path: Path) -> IO[bytes]:

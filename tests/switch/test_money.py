@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from corridor.switch.money import (
@@ -440,6 +440,7 @@ def test_convert_is_within_half_a_minor_unit_of_the_exact_value(
         * Fraction(rate)
         * 10 ** currency(target).minor_units
     )
+    assume(abs(exact) < 2**63 - 2)  # Beyond the ledger's range is refused (tested above).
     result = convert(minor, source, target, rate)
     assert abs(Fraction(result) - exact) <= Fraction(1, 2)
     if abs(Fraction(result) - exact) == Fraction(1, 2):

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import hashlib
 import re
 import sqlite3
@@ -90,7 +91,7 @@ from corridor.store.transactions import (
     read_transaction,
 )
 from corridor.switch.errors import SwitchError
-from corridor.switch.money import CORRIDOR_CURRENCIES, currency
+from corridor.switch.money import CORRIDOR_CURRENCIES, Money, currency, format_amount
 
 __all__ = [
     "ACCOUNT_CODE_HUB_FEES",
@@ -124,6 +125,11 @@ _ROLES: Final = frozenset({ROLE_LIQUIDITY, ROLE_HUB_SETTLEMENT, ROLE_HUB_FEES})
 
 ACCOUNT_ID_DOMAIN: Final = b"corridor/ledger-account/v1"
 """Prefix of every derived account id's hash input; the version changes with the scheme."""
+
+ACCOUNT_IDS_CACHED_MAX: Final = 65_536
+"""Derived account ids kept in memory (they are pure functions of their inputs)."""
+CACHE_RECORDS_MAX: Final = 100_000
+"""Participants, customers and merchants kept in memory once found (cleared when full)."""
 
 PARTICIPANT_ID_CHARS_MIN: Final = 3
 PARTICIPANT_ID_CHARS_MAX: Final = 32
@@ -195,6 +201,7 @@ CREATE TABLE IF NOT EXISTS merchants (
 # --- ledger account ids ----------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=ACCOUNT_IDS_CACHED_MAX)
 def account_id(role: str, owner: str, currency_code: str) -> int:
     """The ledger account id of `role` for `owner` ("" for the hub) in `currency_code`."""
     assert role in _ROLES, role
@@ -451,6 +458,14 @@ class Directory:
         self._db = connection
         self._clock = clock
         self._lock = threading.RLock()
+        # Registered records never change (registering again with other data is refused),
+        # so a record once found is cached; misses are not, since they may be registered.
+        self._cache: dict[tuple[object, ...], Participant | Customer | Merchant] = {}
+
+    def _remember(self, key: tuple[object, ...], record: Participant | Customer | Merchant) -> None:
+        if len(self._cache) >= CACHE_RECORDS_MAX:
+            self._cache.clear()
+        self._cache[key] = record
 
     @classmethod
     def open(cls, ledger: Ledger, *, clock: Callable[[], int] = time.time_ns) -> Directory:
@@ -582,9 +597,14 @@ class Directory:
 
     def participant(self, participant_id: str) -> Participant:
         """The participant with this id; ``unknown_participant`` if none."""
+        cached = self._cache.get(("participant", participant_id))
+        if cached is not None:
+            assert isinstance(cached, Participant)
+            return cached
         found = self._find_participant(participant_id) if isinstance(participant_id, str) else None
         if found is None:
             raise SwitchError("unknown_participant", f"no participant {participant_id!r}")
+        self._remember(("participant", participant_id), found)
         return found
 
     def participants(self) -> list[Participant]:
@@ -677,11 +697,17 @@ class Directory:
 
     def customer(self, wallet_id: str, customer_id: str) -> Customer:
         """The wallet's customer with this id; ``unknown_customer`` if none."""
+        cached = self._cache.get(("customer", wallet_id, customer_id))
+        if cached is not None:
+            assert isinstance(cached, Customer)
+            return cached
         found = (
             self._find_customer(wallet_id, customer_id)
             if isinstance(wallet_id, str) and isinstance(customer_id, str)
             else None
         )
+        if found is not None:
+            self._remember(("customer", wallet_id, customer_id), found)
         if found is None:
             raise SwitchError(
                 "unknown_customer", f"wallet {wallet_id!r} has no customer {customer_id!r}"
@@ -778,9 +804,14 @@ class Directory:
 
     def merchant(self, merchant_id: str) -> Merchant:
         """The merchant with this id; ``unknown_merchant`` if none."""
+        cached = self._cache.get(("merchant", merchant_id))
+        if cached is not None:
+            assert isinstance(cached, Merchant)
+            return cached
         found = self._find_merchant(merchant_id) if isinstance(merchant_id, str) else None
         if found is None:
             raise SwitchError("unknown_merchant", f"no merchant {merchant_id!r}")
+        self._remember(("merchant", merchant_id), found)
         return found
 
     def merchant_from_qr(self, payload: str) -> ScannedMerchant:
@@ -815,6 +846,52 @@ class Directory:
                 f"is in {merchant.country}",
             )
         return ScannedMerchant(merchant, qr)
+
+
+def merchant_qr(
+    merchant: Merchant, *, amount: Money | None = None, reference: str | None = None
+) -> emvqr.MerchantQR:
+    """The merchant's EMVCo QR: static (no amount, ID 01 "11") or dynamic (amount, "12").
+
+    The name and city are folded to the printable ASCII EMVCo requires (accents dropped,
+    other characters left out) and cut to 25 and 15 characters; `reference` goes in the
+    additional data (ID 62, reference label 05). ``invalid_amount`` if the amount is not a
+    positive amount in the merchant's currency; ``invalid_qr`` if the QR cannot be built.
+    """
+    if amount is not None and (
+        not isinstance(amount, Money)
+        or amount.amount <= 0
+        or amount.currency.code != merchant.currency
+    ):
+        raise SwitchError(
+            "invalid_amount",
+            f"a QR amount is a positive amount in {merchant.currency}, not {amount!r}",
+        )
+    unit = currency(merchant.currency)
+    try:
+        return emvqr.MerchantQR(
+            merchant_category_code=merchant.mcc,
+            transaction_currency=f"{unit.numeric:03d}",
+            country_code=merchant.country,
+            merchant_name=_ascii(merchant.name, emvqr.MERCHANT_NAME_CHARS_MAX) or merchant.id[:25],
+            merchant_city=_ascii(merchant.city, emvqr.MERCHANT_CITY_CHARS_MAX) or "-",
+            merchant_accounts=emvqr.corridor_account(merchant.id),
+            point_of_initiation=(
+                emvqr.POINT_OF_INITIATION_STATIC
+                if amount is None
+                else emvqr.POINT_OF_INITIATION_DYNAMIC
+            ),
+            transaction_amount=None if amount is None else format_amount(amount),
+            additional_data={} if reference is None else {"05": reference},
+        )
+    except emvqr.QRError as error:
+        raise SwitchError("invalid_qr", f"{error.code}: {error}") from None
+
+
+def _ascii(text: str, chars_max: int) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    printable = "".join(c for c in folded if " " <= c <= "~")
+    return " ".join(printable.split())[:chars_max].strip()
 
 
 def _check_same_participant(stored: Participant, wanted: Participant) -> None:

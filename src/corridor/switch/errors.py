@@ -38,6 +38,24 @@ Codes:
 - ``quote_used``: another payment already used the quote.
 - ``quote_mismatch``: the quote does not fit the payment (its target currency is not the
   merchant's).
+- ``limit_exceeded``: the payment or refund would take a participant's net debit exposure in
+  the open settlement window beyond its net debit cap.
+- ``compliance_blocked``: compliance decided BLOCK; the message gives every reason.
+- ``payment_under_review``: compliance holds the payment for review; its case releases it.
+- ``compliance_unavailable``: compliance cannot decide (no USD rate for the currency).
+- ``invalid_refund``: a refund id, amount or other refund field is malformed.
+- ``unknown_refund``: no refund has this id.
+- ``payment_not_committed``: only a committed payment can be refunded.
+- ``refund_exceeds_payment``: the refund is more than what is left to refund of the payment.
+- ``invalid_window``: a settlement window argument is malformed.
+- ``unknown_window``: no settlement window has this id.
+- ``window_not_closed``: the window is still open; close it before settling it.
+- ``window_out_of_order``: an earlier window is still closed and unsettled.
+- ``invalid_fx_pricing``: an FX provider's pricing configuration is malformed.
+- ``unknown_fx_provider``: the participant has no FX pricing configured.
+- ``quote_refused``: the quote cannot be priced (no rate, same currency, amount too large...);
+  the message starts with the FX code.
+- ``invalid_quote_request``: a quote request names neither or both amounts.
 """
 
 from __future__ import annotations
@@ -70,6 +88,22 @@ SWITCH_ERROR_CODES: Final = frozenset(
         "quote_expired",
         "quote_used",
         "quote_mismatch",
+        "limit_exceeded",
+        "compliance_blocked",
+        "payment_under_review",
+        "compliance_unavailable",
+        "invalid_refund",
+        "unknown_refund",
+        "payment_not_committed",
+        "refund_exceeds_payment",
+        "invalid_window",
+        "unknown_window",
+        "window_not_closed",
+        "window_out_of_order",
+        "invalid_fx_pricing",
+        "unknown_fx_provider",
+        "quote_refused",
+        "invalid_quote_request",
     }
 )
 """Every code a `SwitchError` may carry."""

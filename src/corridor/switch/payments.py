@@ -32,7 +32,15 @@ for ever:
 - **commit** posts every leg (a linked chain of ``post_pending_transfer`` events, amount 0 =
   the full pending amount); **abort** voids every leg. If the holds expired first (the ledger
   answers ``pending_transfer_expired``), the payment becomes EXPIRED: committing it is
-  ``payment_expired``, aborting it returns it. `pay` is reserve then commit.
+  ``payment_expired``, aborting it returns it.
+- **pay** / **pay_many** (the one-shot scan-and-pay path: quote + reserve + commit) make the
+  same checks and move the same legs, but as one linked chain of *posted* transfers (flow
+  ``direct``): the chain is atomic and durable, so reserving and committing happen in one
+  ledger event with nothing held in between, RECEIVED → COMMITTED (or ABORTED with the
+  ledger's refusal). The legs carry the same codes and reference; their ids use the action
+  ``direct``. Holds (flow ``two_phase``, `reserve` then `commit`/`abort`) serve deposits,
+  pre-authorizations and payments that compliance sends to review. `pay_many` batches many
+  payments into one insert, one ledger request and one update.
 
 Ledger transfer ids
 -------------------
@@ -43,7 +51,8 @@ Ids are derived, never drawn at random, so that a retry computes the very same i
          SHA-256("corridor/payment-transfer/v1" ‖ 0x00 ‖ payment id ‖ 0x00 ‖ leg ‖ 0x00 ‖ action)
 
 with UTF-8 strings, ``leg`` one of ``source``, ``target``, ``fee`` (legs 1-3 above) and
-``action`` one of ``reserve`` (the pending transfer), ``post`` and ``void``. A digest giving 0
+``action`` one of ``reserve`` (the pending transfer), ``post``, ``void`` and ``direct`` (the
+posted leg of a one-shot payment). A digest giving 0
 or 2¹²⁸−1 (the ledger's reserved ids) is re-hashed with ``‖ 0x00 ‖ n`` appended (n = 1, 2, ...
 in decimal), as for account ids. Every pending leg also carries, in ``user_data_128``, the
 payment's reference ``payment_transfer_id(payment_id, "payment", "ref")`` (same scheme), so an
@@ -84,25 +93,29 @@ Storage: the ``payments`` table in the ledger's SQLite file, through a connectio
 (like `corridor.switch.directory`), in short ``BEGIN IMMEDIATE`` transactions. 128-bit ids are
 stored as 32 lowercase hex digits; amounts as integers of minor units; the rate as text.
 
-Not here: refunds, settlement windows and net debit caps (a net position is a settlement
-window's notion).
+Refunds are `corridor.switch.refunds`; settlement windows `corridor.switch.settlement`; net
+debit caps are checked here, through `corridor.switch.positions`, before anything reaches
+the ledger (``limit_exceeded``).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
+import dataclasses
 import enum
 import hashlib
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
+from corridor.compliance.types import Decision, PaymentEvent, Verdict
 from corridor.ledger import ID_MAX, CreateTransferResult, Ledger, Transfer, TransferFlags
 from corridor.store.sqlite import BUSY_TIMEOUT_MS
 from corridor.store.transactions import immediate_transaction, open_side_connection
@@ -115,7 +128,8 @@ from corridor.switch.directory import (
 )
 from corridor.switch.errors import SwitchError
 from corridor.switch.fx import FxError, Quote, QuoteBook
-from corridor.switch.money import Money
+from corridor.switch.money import Money, format_amount
+from corridor.switch.positions import Hold, NetPositions, Posting
 
 __all__ = [
     "HOLD_TIMEOUT_S_DEFAULT",
@@ -157,6 +171,13 @@ REQUEST_VERSION: Final = 1
 
 _PAYMENT_ID: Final = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._:-]{{0,{PAYMENT_ID_CHARS_MAX - 1}}}")
 _LOCK_STRIPES: Final = 64
+_NS_PER_S: Final = 1_000_000_000
+# Plain ints, not TransferFlags: the engine's bit tests on IntFlag values are slow.
+_LINKED: Final = int(TransferFlags.LINKED)
+_PENDING: Final = int(TransferFlags.PENDING)
+_PENDING_LINKED: Final = int(TransferFlags.PENDING | TransferFlags.LINKED)
+_POST: Final = int(TransferFlags.POST_PENDING_TRANSFER)
+_VOID: Final = int(TransferFlags.VOID_PENDING_TRANSFER)
 
 PAYMENTS_SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS payments (
@@ -182,7 +203,8 @@ CREATE TABLE IF NOT EXISTS payments (
     created_ns INTEGER NOT NULL,
     updated_ns INTEGER NOT NULL,
     error_code TEXT,
-    error_message TEXT
+    error_message TEXT,
+    flow TEXT NOT NULL DEFAULT 'two_phase'
 );
 
 CREATE INDEX IF NOT EXISTS payments_by_created ON payments (created_ns);
@@ -193,7 +215,7 @@ _COLUMNS: Final = (
     "payment_id, request_sha256, state, wallet_id, customer_id, merchant_id, acquirer_id,"
     " provider_id, quote_id, source_currency, source_amount, target_currency, target_amount,"
     " fee_amount, rate, hold_timeout_s, source_transfer_id, target_transfer_id,"
-    " fee_transfer_id, created_ns, updated_ns, error_code, error_message"
+    " fee_transfer_id, created_ns, updated_ns, error_code, error_message, flow"
 )
 
 
@@ -214,19 +236,36 @@ _LEGS: Final = ("source", "target", "fee")
 
 
 def _derived_id(*parts: str) -> int:
-    message = b"\x00".join([PAYMENT_TRANSFER_DOMAIN, *(p.encode() for p in parts)])
-    digest = hashlib.sha256(message).digest()
-    retry = 0
-    while (value := int.from_bytes(digest[:16], "big")) in (0, ID_MAX):
-        retry += 1
-        digest = hashlib.sha256(message + b"\x00" + str(retry).encode()).digest()
-    return value
+    return _derived_ids(parts[0], (parts[1:],))[0]
+
+
+_DOMAIN_HASH: Final = hashlib.sha256(PAYMENT_TRANSFER_DOMAIN + b"\x00")
+
+
+def _derived_ids(payment_id: str, suffixes: Sequence[Sequence[str]]) -> builtins.list[int]:
+    """The derived ids of one payment for each suffix (hashing its prefix once)."""
+    prefix = _DOMAIN_HASH.copy()
+    prefix.update(payment_id.encode())
+    values = []
+    for suffix in suffixes:
+        tail = b"".join(b"\x00" + part.encode() for part in suffix)
+        hasher = prefix.copy()
+        hasher.update(tail)
+        digest = hasher.digest()
+        retry = 0
+        while (value := int.from_bytes(digest[:16], "big")) in (0, ID_MAX):
+            retry += 1
+            hasher = prefix.copy()
+            hasher.update(tail + b"\x00" + str(retry).encode())
+            digest = hasher.digest()
+        values.append(value)
+    return values
 
 
 def payment_transfer_id(payment_id: str, leg: str, action: str) -> int:
-    """The ledger transfer id of `leg` (source/target/fee) for `action` (reserve/post/void)."""
+    """The ledger id of `leg` (source/target/fee) for `action` (reserve/post/void/direct)."""
     assert leg in _LEGS, leg
-    assert action in ("reserve", "post", "void"), action
+    assert action in ("reserve", "post", "void", "direct"), action
     return _derived_id(payment_id, leg, action)
 
 
@@ -279,6 +318,8 @@ class Payment:
     error_code: str | None
     """Why the payment failed: a reserve error (ABORTED) or ``payment_expired`` (EXPIRED)."""
     error_message: str | None
+    flow: str = "two_phase"
+    """``two_phase`` (holds, then post or void) or ``direct`` (one-shot: posted at once)."""
 
     @property
     def debit_total(self) -> Money:
@@ -320,6 +361,7 @@ def _payment(row: Sequence[object]) -> Payment:
         updated_ns,
         error_code,
         error_message,
+        flow,
     ) = row
     ids = [int(str(t), 16) for t in (source_tid, target_tid, fee_tid) if t is not None]
     return Payment(
@@ -342,6 +384,7 @@ def _payment(row: Sequence[object]) -> Payment:
         updated_ns=int(str(updated_ns)),
         error_code=None if error_code is None else str(error_code),
         error_message=None if error_message is None else str(error_message),
+        flow=str(flow),
     )
 
 
@@ -380,6 +423,22 @@ def _require_currency(participant: Participant, code: str, role: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """One scan-and-pay request, for `PaymentService.pay_many`."""
+
+    payment_id: str
+    wallet_id: str
+    customer_id: str
+    merchant_id: str
+    quote_id: str
+    hold_timeout_s: int = HOLD_TIMEOUT_S_DEFAULT
+
+
+PAY_BATCH_MAX: Final = 2048
+"""Payments per `pay_many` call: 3 legs each, reserve and post, fit one ledger batch."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Request:
     payment_id: str
     wallet_id: str
@@ -393,6 +452,97 @@ class _Request:
 _SUCCESS: Final = frozenset({CreateTransferResult.OK})
 
 
+def _checked_request(raw: object) -> _Request:
+    if not isinstance(raw, PaymentRequest):
+        raise SwitchError("invalid_payment", f"a payment request is a PaymentRequest, not {raw!r}")
+    return _Request(
+        payment_id=_check_payment_id(raw.payment_id),
+        wallet_id=_check_text(raw.wallet_id, "wallet_id"),
+        customer_id=_check_text(raw.customer_id, "customer_id"),
+        merchant_id=_check_text(raw.merchant_id, "merchant_id"),
+        quote_id=_check_text(raw.quote_id, "quote_id"),
+        hold_timeout_s=_check_hold_timeout(raw.hold_timeout_s),
+        sha256=request_sha256(
+            wallet_id=raw.wallet_id,
+            customer_id=raw.customer_id,
+            merchant_id=raw.merchant_id,
+            quote_id=raw.quote_id,
+            hold_timeout_s=raw.hold_timeout_s,
+        ),
+    )
+
+
+def _chain_failure(
+    results: Sequence[CreateTransferResult],
+) -> tuple[int, CreateTransferResult] | None:
+    """None if every event of a linked chain succeeded, else the event that failed it."""
+    if all(result is CreateTransferResult.OK for result in results):
+        return None
+    return next(
+        (i, r)
+        for i, r in enumerate(results)
+        if r not in (CreateTransferResult.OK, CreateTransferResult.LINKED_EVENT_FAILED)
+    )
+
+
+def _replace_state(payment: Payment, state: PaymentState, now: int) -> Payment:
+    p = payment
+    return Payment(
+        p.payment_id,
+        state,
+        p.wallet_id,
+        p.customer_id,
+        p.merchant_id,
+        p.acquirer_id,
+        p.provider_id,
+        p.quote_id,
+        p.source,
+        p.target,
+        p.fee,
+        p.rate,
+        p.hold_timeout_s,
+        p.transfer_ids,
+        p.request_sha256,
+        p.created_ns,
+        now,
+        p.error_code,
+        p.error_message,
+        p.flow,
+    )
+
+
+Assessed = tuple[PaymentEvent, Decision]
+"""A payment as compliance saw it, and its decision."""
+
+REVIEW_HOLD_TIMEOUT_S: Final = 3 * 86_400
+"""A payment held for compliance review keeps its holds at least this long (3 days)."""
+
+
+class PaymentCompliance(Protocol):
+    """What the payment service asks compliance (`corridor.switch.compliance_gate`)."""
+
+    def assess(self, payments: Sequence[Payment]) -> builtins.list[Assessed]: ...
+
+    def admitted(self, assessed: Sequence[Assessed]) -> None: ...
+
+    def blocked(self, assessed: Sequence[Assessed]) -> None: ...
+
+    def rejected(self, events: Sequence[PaymentEvent]) -> None: ...
+
+    def under_review(self, payment_id: str) -> bool: ...
+
+    def event(self, payment: Payment) -> PaymentEvent: ...
+
+
+def blocked_error(payment_id: str, decision: Decision) -> SwitchError:
+    """The error of a payment compliance blocked: every BLOCK reason, with its rule."""
+    reasons = [r for r in decision.reasons if r.verdict is Verdict.BLOCK] or builtins.list(
+        decision.reasons
+    )
+    text = "; ".join(f"[{r.rule}] {r.message}" for r in reasons)
+    return SwitchError("compliance_blocked", f"payment {payment_id} blocked: {text}")
+
+
 class PaymentService:
     """Reserve, commit and abort payments; one per database. Thread-safe; close it when done."""
 
@@ -403,15 +553,21 @@ class PaymentService:
         quote_book: QuoteBook,
         *,
         clock: Callable[[], int] = time.time_ns,
+        positions: NetPositions | None = None,
+        compliance: PaymentCompliance | None = None,
     ) -> None:
         """Open the payments table in `ledger`'s file (creating it if missing).
 
         `clock` gives nanoseconds since the Unix epoch: for quote expiry and timestamps.
+        `positions` tracks net positions for net debit caps (`corridor.switch.positions`);
+        without it, caps are not enforced.
         """
         self._ledger = ledger
         self._directory = directory
         self._quotes = quote_book
         self._clock = clock
+        self._positions = positions
+        self._compliance = compliance
         self._db = open_side_connection(
             ledger.store.path, PAYMENTS_SCHEMA, busy_timeout_ms=BUSY_TIMEOUT_MS
         )
@@ -442,6 +598,14 @@ class PaymentService:
         with self._stripes[hash(payment_id) % _LOCK_STRIPES]:
             yield
 
+    @contextmanager
+    def _serialized_many(self, payment_ids: builtins.list[str]) -> Iterator[None]:
+        """Serialize with every call on these ids (stripes taken in order: no deadlock)."""
+        with contextlib.ExitStack() as stack:
+            for stripe in sorted({hash(i) % _LOCK_STRIPES for i in payment_ids}):
+                stack.enter_context(self._stripes[stripe])
+            yield
+
     def _find(self, payment_id: str) -> Payment | None:
         with self._lock:
             row = self._db.execute(
@@ -456,7 +620,7 @@ class PaymentService:
         with self._write():
             inserted = self._db.execute(
                 f"INSERT INTO payments ({_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (payment_id) DO NOTHING",
                 (
                     pid,
@@ -482,6 +646,7 @@ class PaymentService:
                     now,
                     None,
                     None,
+                    "two_phase",
                 ),
             ).rowcount
         return bool(inserted)
@@ -513,6 +678,7 @@ class PaymentService:
     # -- ledger --------------------------------------------------------------------------
 
     def _pending_chain(self, payment: Payment) -> list[Transfer]:
+        """The payment's legs as one linked chain: pending holds, or (direct) posted."""
         source_ccy = payment.source.currency
         target_ccy = payment.target.currency
         wallet_source = liquidity_account_id(payment.wallet_id, source_ccy.code)
@@ -541,6 +707,10 @@ class PaymentService:
         ][: len(payment.transfer_ids)]
         reference = payment_reference(payment.payment_id)
         last = len(legs) - 1
+        if payment.flow == "direct":
+            linked, final, timeout = _LINKED, 0, 0
+        else:
+            linked, final, timeout = _PENDING_LINKED, _PENDING, payment.hold_timeout_s
         return [
             Transfer(
                 id=transfer_id,
@@ -548,10 +718,10 @@ class PaymentService:
                 credit_account_id=credit,
                 amount=amount,
                 user_data_128=reference,
-                timeout=payment.hold_timeout_s,
+                timeout=timeout,
                 ledger=ledger,
                 code=code,
-                flags=TransferFlags.PENDING | (TransferFlags.LINKED if i < last else 0),
+                flags=linked if i < last else final,
             )
             for i, (transfer_id, (debit, credit, amount, ledger, code)) in enumerate(
                 zip(payment.transfer_ids, legs, strict=True)
@@ -559,20 +729,17 @@ class PaymentService:
         ]
 
     def _resolve_chain(self, payment: Payment, action: str) -> list[Transfer]:
-        flag = (
-            TransferFlags.POST_PENDING_TRANSFER
-            if action == "post"
-            else TransferFlags.VOID_PENDING_TRANSFER
-        )
+        flag = _POST if action == "post" else _VOID
         last = len(payment.transfer_ids) - 1
+        ids = _derived_ids(payment.payment_id, [(leg, action) for leg in payment.legs])
         return [
             Transfer(
-                id=payment_transfer_id(payment.payment_id, leg, action),
+                id=transfer_id,
                 pending_id=pending_id,
-                flags=flag | (TransferFlags.LINKED if i < last else 0),
+                flags=flag | _LINKED if i < last else flag,
             )
-            for i, (leg, pending_id) in enumerate(
-                zip(payment.legs, payment.transfer_ids, strict=True)
+            for i, (transfer_id, pending_id) in enumerate(
+                zip(ids, payment.transfer_ids, strict=True)
             )
         ]
 
@@ -626,9 +793,17 @@ class PaymentService:
                 f"the holds of payment {payment.payment_id} expired after "
                 f"{payment.hold_timeout_s} s",
             )
+            self._release_holds([payment.payment_id])
+            self._forget(payment)
             return self._transition(payment, PaymentState.EXPIRED, expired)
-        if state in (PaymentState.COMMITTED, PaymentState.ABORTED):
-            assert state is not None
+        if state is PaymentState.COMMITTED:
+            # Posted by an earlier attempt whose process may have died before counting it.
+            if self._positions is not None and self._positions.is_held(payment.payment_id):
+                self._posted([payment])
+            return self._transition(payment, state)
+        if state is PaymentState.ABORTED:
+            self._release_holds([payment.payment_id])
+            self._forget(payment)
             return self._transition(payment, state)
         error = SwitchError(
             "ledger_rejected",
@@ -687,14 +862,26 @@ class PaymentService:
             if existing is not None:
                 return self._replay(existing, request)
             quote, acquirer_id = self._use_quote(request)
-            if not self._insert(request, quote, acquirer_id):
+            outcomes: builtins.list[Payment | SwitchError | None] = [None]
+            received = self._received(request, quote, acquirer_id, self._clock(), "two_phase")
+            gated = self._gate_payments([(0, received)], outcomes)
+            if not self._insert_many([p for _, p, _ in gated]):
                 # Another process recorded this id first.
                 existing = self._find(request.payment_id)
                 assert existing is not None
                 return self._replay(existing, request)
-            received = self._find(request.payment_id)
-            assert received is not None
-            return self._submit_reserve(received)
+            (_, payment, _) = gated[0]
+            if payment.state is PaymentState.RECEIVED:
+                try:
+                    outcomes[0] = self._submit_reserve(payment)
+                except SwitchError as error:
+                    outcomes[0] = error
+            self._after_gate(gated, outcomes)
+            (outcome,) = outcomes
+            if isinstance(outcome, SwitchError):
+                raise outcome
+            assert outcome is not None
+            return outcome
 
     def _replay(self, existing: Payment, request: _Request) -> Payment:
         if existing.request_sha256 != request.sha256:
@@ -703,6 +890,8 @@ class PaymentService:
                 f"payment {existing.payment_id} was already requested with another body",
             )
         if existing.state is PaymentState.RECEIVED:
+            if existing.flow == "direct":
+                return self._submit_direct(existing)
             return self._submit_reserve(existing)
         if existing.state is PaymentState.ABORTED and existing.error_code is not None:
             raise SwitchError(existing.error_code, existing.error_message or "")
@@ -747,10 +936,23 @@ class PaymentService:
 
     def _submit_reserve(self, payment: Payment) -> Payment:
         assert payment.state is PaymentState.RECEIVED
+        refused = self._take_hold(payment)
+        if refused is not None:
+            self._transition(payment, PaymentState.ABORTED, refused)
+            raise refused
         outcome = self._apply(self._pending_chain(payment))
         if outcome is None:
+            self._rearm_hold(payment)
             return self._transition(payment, PaymentState.RESERVED)
+        self._release_holds([payment.payment_id])
         index, failure = outcome
+        error = self._reserve_error(payment, index, failure)
+        self._transition(payment, PaymentState.ABORTED, error)
+        raise error
+
+    def _reserve_error(
+        self, payment: Payment, index: int, failure: CreateTransferResult
+    ) -> SwitchError:
         leg = payment.legs[index]
         if failure is CreateTransferResult.EXCEEDS_CREDITS:
             if leg == "target":
@@ -766,31 +968,147 @@ class PaymentService:
                 "ledger_rejected",
                 f"payment {payment.payment_id}: the ledger refused the {leg} leg: {failure.value}",
             )
-        self._transition(payment, PaymentState.ABORTED, error)
-        raise error
+        return error
+
+    # -- net positions -------------------------------------------------------------------
+
+    def _hold(self, payment: Payment, now_ns: int, caps: Mapping[tuple[str, str], int]) -> Hold:
+        debits = (
+            Posting(payment.wallet_id, payment.source.currency.code, payment.debit_total.amount),
+            Posting(payment.provider_id, payment.target.currency.code, payment.target.amount),
+        )
+        return Hold(
+            payment.payment_id,
+            tuple(d for d in debits if (d.participant_id, d.currency) in caps),
+            now_ns + payment.hold_timeout_s * _NS_PER_S,
+        )
+
+    def _caps(self, payment: Payment) -> dict[tuple[str, str], int]:
+        caps: dict[tuple[str, str], int] = {}
+        for participant_id, code in (
+            (payment.wallet_id, payment.source.currency.code),
+            (payment.provider_id, payment.target.currency.code),
+        ):
+            cap = self._directory.participant(participant_id).net_debit_cap(code)
+            if cap is not None:
+                caps[(participant_id, code)] = cap
+        return caps
+
+    def _take_hold(self, payment: Payment) -> SwitchError | None:
+        """Count the payment's debits in the net positions, unless a cap refuses them."""
+        if self._positions is None:
+            return None
+        caps = self._caps(payment)
+        if not caps:
+            return None  # Only capped participants' positions are tracked.
+        now = self._clock()
+        refused = self._positions.try_hold(self._hold(payment, now, caps), caps, now)
+        if refused is None:
+            return None
+        debit, cap, exposure = refused
+        return SwitchError(
+            "limit_exceeded",
+            f"payment {payment.payment_id}: {debit.participant_id} would owe "
+            f"{format_amount(Money.of(exposure + debit.amount, debit.currency))} "
+            f"{debit.currency} net in the open settlement window, beyond its net debit cap "
+            f"of {format_amount(Money.of(cap, debit.currency))}",
+        )
+
+    def _rearm_hold(self, payment: Payment) -> None:
+        # The ledger's hold started before now: counting its timeout from now releases
+        # the position late, never early.
+        if self._positions is not None and self._positions.is_held(payment.payment_id):
+            now = self._clock()
+            self._positions.try_hold(self._hold(payment, now, self._caps(payment)), {}, now)
+
+    def _release_holds(self, payment_ids: builtins.list[str]) -> None:
+        if self._positions is not None:
+            self._positions.release(payment_ids)
+
+    @staticmethod
+    def postings(payment: Payment) -> builtins.list[Posting]:
+        """The payment's effect on each participant's net position once committed."""
+        source = payment.source.currency.code
+        target = payment.target.currency.code
+        return [
+            Posting(payment.wallet_id, source, -payment.debit_total.amount),
+            Posting(payment.provider_id, source, payment.source.amount),
+            Posting(payment.provider_id, target, -payment.target.amount),
+            Posting(payment.acquirer_id, target, payment.target.amount),
+        ]
+
+    def _gate(self) -> contextlib.AbstractContextManager[None]:
+        """Held from a post until positions count it, so a window close sees it once."""
+        if self._positions is None:
+            return contextlib.nullcontext()
+        return self._positions.gate.shared()
+
+    def _posted(self, payments: Sequence[Payment]) -> None:
+        if self._positions is None:
+            return
+        capped = [p for p in payments if self._positions.is_held(p.payment_id)]
+        if capped:
+            self._positions.post(
+                [p.payment_id for p in capped],
+                [
+                    posting
+                    for p in capped
+                    for posting in self.postings(p)
+                    if self._directory.participant(posting.participant_id).net_debit_cap(
+                        posting.currency
+                    )
+                    is not None
+                ],
+            )
 
     # -- commit / abort ------------------------------------------------------------------
 
     def _reserved_or_received(self, payment: Payment) -> Payment:
-        """A RECEIVED payment whose holds are all in the ledger becomes RESERVED."""
+        """A RECEIVED payment whose holds are all in the ledger becomes RESERVED (a direct
+        one, whose legs are all there, COMMITTED)."""
+        if payment.state is PaymentState.RECEIVED and payment.flow == "direct":
+            if len(self._ledger.lookup_transfers(builtins.list(payment.transfer_ids))) == len(
+                payment.transfer_ids
+            ):
+                return self._transition(payment, PaymentState.COMMITTED)
+            return payment
         if payment.state is PaymentState.RECEIVED and self._ledger_state(payment) is not None:
             return self._transition(payment, PaymentState.RESERVED)
         return payment
+
+    def release_from_review(self, payment_id: str) -> Payment:
+        """Commit a payment compliance held for review (its case released it)."""
+        return self._commit(payment_id, released=True)
 
     def commit(self, payment_id: str) -> Payment:
         """Post every leg; returns the payment COMMITTED (unchanged if it already was).
 
         ``payment_expired`` if the holds expired (the payment is then EXPIRED);
-        ``payment_not_reserved`` if it was aborted or its reservation never completed.
+        ``payment_not_reserved`` if it was aborted or its reservation never completed;
+        ``payment_under_review`` while compliance holds it (its case releases it).
         """
+        return self._commit(payment_id, released=False)
+
+    def _commit(self, payment_id: str, *, released: bool) -> Payment:
         pid = _check_payment_id(payment_id)
         with self._serialized(pid):
             payment = self._reserved_or_received(self.get(pid))
             if payment.state is PaymentState.RESERVED:
-                outcome = self._apply(self._resolve_chain(payment, "post"))
-                if outcome is None:
-                    return self._transition(payment, PaymentState.COMMITTED)
-                payment = self._catch_up(payment, outcome[1])
+                if (
+                    not released
+                    and self._compliance is not None
+                    and self._compliance.under_review(pid)
+                ):
+                    raise SwitchError(
+                        "payment_under_review",
+                        f"payment {pid} is held for compliance review; its case releases it",
+                    )
+                with self._gate():
+                    outcome = self._apply(self._resolve_chain(payment, "post"))
+                    if outcome is None:
+                        self._posted([payment])
+                        return self._transition(payment, PaymentState.COMMITTED)
+                    payment = self._catch_up(payment, outcome[1])
             if payment.state is PaymentState.COMMITTED:
                 return payment
             if payment.state is PaymentState.EXPIRED:
@@ -817,6 +1135,8 @@ class PaymentService:
             if payment.state is PaymentState.RESERVED:
                 outcome = self._apply(self._resolve_chain(payment, "void"))
                 if outcome is None:
+                    self._release_holds([payment.payment_id])
+                    self._forget(payment)
                     return self._transition(payment, PaymentState.ABORTED)
                 payment = self._catch_up(payment, outcome[1])
             if payment.state in (PaymentState.ABORTED, PaymentState.EXPIRED):
@@ -835,16 +1155,382 @@ class PaymentService:
         quote_id: str,
         hold_timeout_s: int = HOLD_TIMEOUT_S_DEFAULT,
     ) -> Payment:
-        """Scan-and-pay in one call: `reserve`, then `commit`. Idempotent like both."""
-        self.reserve(
-            payment_id,
-            wallet_id=wallet_id,
-            customer_id=customer_id,
-            merchant_id=merchant_id,
-            quote_id=quote_id,
-            hold_timeout_s=hold_timeout_s,
+        """Scan-and-pay in one call: reserve, then commit. Idempotent like both."""
+        request = PaymentRequest(
+            payment_id, wallet_id, customer_id, merchant_id, quote_id, hold_timeout_s
         )
-        return self.commit(payment_id)
+        (outcome,) = self.pay_many([request])
+        if isinstance(outcome, SwitchError):
+            raise outcome
+        return outcome
+
+    def pay_many(self, requests: Sequence[PaymentRequest]) -> builtins.list[Payment | SwitchError]:
+        """Scan-and-pay for many payments at once; one outcome per request, in order.
+
+        Each outcome is what `pay` would return or raise for that request alone. The work is
+        batched: the new payments are recorded in one transaction, their holds go to the
+        ledger as one batch of linked chains (each chain still succeeds or fails alone), the
+        posts as a second batch, and the final states in one more transaction. The crash
+        and retry rules of the module docstring hold unchanged: rows are written before and
+        after the ledger, never in between. Requests that repeat a payment id (of this batch
+        or of an earlier call) take the one-by-one path, which replays them.
+        """
+        if not isinstance(requests, Sequence) or len(requests) > PAY_BATCH_MAX:
+            raise SwitchError(
+                "invalid_payment", f"pay_many takes a sequence of at most {PAY_BATCH_MAX} requests"
+            )
+        outcomes: builtins.list[Payment | SwitchError | None] = [None] * len(requests)
+        fresh: dict[str, tuple[int, _Request]] = {}
+        later: builtins.list[int] = []
+        for index, raw in enumerate(requests):
+            try:
+                request = _checked_request(raw)
+            except SwitchError as error:
+                outcomes[index] = error
+                continue
+            if request.payment_id in fresh:
+                later.append(index)
+            else:
+                fresh[request.payment_id] = (index, request)
+        received: builtins.list[tuple[int, Payment]] = []
+        with self._serialized_many(builtins.list(fresh)):
+            for payment_id in self._existing_ids(builtins.list(fresh)):
+                later.append(fresh.pop(payment_id)[0])
+            now = self._clock()
+            for index, request in fresh.values():
+                try:
+                    quote, acquirer_id = self._use_quote(request)
+                except SwitchError as error:
+                    outcomes[index] = error
+                    continue
+                received.append((index, self._received(request, quote, acquirer_id, now, "direct")))
+            gated = self._gate_payments(received, outcomes)
+            inserted = self._insert_many([p for _, p, _ in gated])
+        for index, payment, _ in gated:
+            if payment.payment_id not in inserted:
+                later.append(index)  # Another process recorded this id first.
+        gated = [(i, p, a) for i, p, a in gated if p.payment_id in inserted]
+        self._pay_direct_many(
+            [(i, p) for i, p, _ in gated if p.state is PaymentState.RECEIVED], outcomes
+        )
+        self._after_gate(gated, outcomes)
+
+        for index in sorted(later):
+            raw = requests[index]
+            try:
+                self.reserve(
+                    raw.payment_id,
+                    wallet_id=raw.wallet_id,
+                    customer_id=raw.customer_id,
+                    merchant_id=raw.merchant_id,
+                    quote_id=raw.quote_id,
+                    hold_timeout_s=raw.hold_timeout_s,
+                )
+                outcomes[index] = self.commit(raw.payment_id)
+            except SwitchError as error:
+                outcomes[index] = error
+        assert all(outcome is not None for outcome in outcomes)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _submit_direct(self, payment: Payment) -> Payment:
+        """Apply a RECEIVED direct payment's chain (again) and record the outcome."""
+        outcomes: builtins.list[Payment | SwitchError | None] = [None]
+        self._pay_direct_many([(0, payment)], outcomes)
+        (outcome,) = outcomes
+        if isinstance(outcome, SwitchError):
+            raise outcome
+        assert outcome is not None
+        return outcome
+
+    def _pay_direct_many(
+        self,
+        received: builtins.list[tuple[int, Payment]],
+        outcomes: builtins.list[Payment | SwitchError | None],
+    ) -> None:
+        """Submit every received payment's chain in one ledger batch; record the outcomes.
+
+        A direct payment is one linked chain of posted transfers (the three legs), so it is
+        reserved and committed at once, atomically: RECEIVED → COMMITTED. A two-phase one
+        (held for review) is a chain of pending transfers: RECEIVED → RESERVED. A refused
+        chain leaves the payment ABORTED with the ledger's refusal. Net debit caps are
+        checked first.
+        """
+        if not received:
+            return
+        admitted: builtins.list[tuple[int, Payment]] = []
+        aborted: builtins.list[tuple[int, Payment, SwitchError]] = []
+        for index, payment in received:
+            refused = self._take_hold(payment)
+            if refused is None:
+                admitted.append((index, payment))
+            else:
+                aborted.append((index, payment, refused))
+        committed: builtins.list[tuple[int, Payment]] = []
+        with self._gate():
+            chains = [self._pending_chain(p) for _, p in admitted]
+            events = [t for chain in chains for t in chain]
+            results = self._ledger.create_transfers(events) if events else []
+            offset = 0
+            for (index, payment), chain in zip(admitted, chains, strict=True):
+                chain_results = results[offset : offset + len(chain)]
+                offset += len(chain)
+                failure = _chain_failure(chain_results)
+                if failure is None:
+                    committed.append((index, payment))
+                    continue
+                failed_at, code = failure
+                # Only an earlier attempt (a crash, a concurrent retry) can have written
+                # these ids; the chain is atomic, so it was applied iff all of them exist.
+                if code is CreateTransferResult.EXISTS and len(
+                    self._ledger.lookup_transfers([t.id for t in chain])
+                ) == len(chain):
+                    committed.append((index, payment))
+                    continue
+                aborted.append((index, payment, self._reserve_error(payment, failed_at, code)))
+            self._posted([p for _, p in committed if p.flow == "direct"])
+        self._release_holds([p.payment_id for _, p, _ in aborted])
+        for _, payment in committed:
+            if payment.flow != "direct":
+                self._rearm_hold(payment)
+        now = self._clock()
+        ids = [p.payment_id for _, p in committed if p.flow == "direct"]
+        held = [p.payment_id for _, p in committed if p.flow != "direct"]
+        with self._write():
+            changed = self._db.execute(
+                "UPDATE payments SET state = ?, updated_ns = ? WHERE state = ? AND payment_id IN"
+                " (SELECT value FROM json_each(?))",
+                (PaymentState.COMMITTED.value, now, PaymentState.RECEIVED.value, json.dumps(ids)),
+            ).rowcount
+            if held:
+                changed += self._db.execute(
+                    "UPDATE payments SET state = ?, updated_ns = ? WHERE state = ? AND"
+                    " payment_id IN (SELECT value FROM json_each(?))",
+                    (
+                        PaymentState.RESERVED.value,
+                        now,
+                        PaymentState.RECEIVED.value,
+                        json.dumps(held),
+                    ),
+                ).rowcount
+            if aborted:
+                self._db.executemany(
+                    "UPDATE payments SET state = ?, updated_ns = ?, error_code = ?,"
+                    " error_message = ? WHERE payment_id = ? AND state = ?",
+                    [
+                        (
+                            PaymentState.ABORTED.value,
+                            now,
+                            e.code,
+                            str(e),
+                            p.payment_id,
+                            PaymentState.RECEIVED.value,
+                        )
+                        for _, p, e in aborted
+                    ],
+                )
+        for index, _, error in aborted:
+            outcomes[index] = error
+        if changed == len(committed):
+            for index, payment in committed:
+                state = (
+                    PaymentState.COMMITTED if payment.flow == "direct" else PaymentState.RESERVED
+                )
+                outcomes[index] = _replace_state(payment, state, now)
+            return
+        for index, payment in committed:  # Another call moved a row meanwhile: read back.
+            stored = self.get(payment.payment_id)
+            outcomes[index] = (
+                stored
+                if stored.state in (PaymentState.COMMITTED, PaymentState.RESERVED)
+                else SwitchError(
+                    stored.error_code or "ledger_rejected",
+                    stored.error_message or f"payment {payment.payment_id} is {stored.state}",
+                )
+            )
+
+    def _gate_payments(
+        self,
+        received: builtins.list[tuple[int, Payment]],
+        outcomes: builtins.list[Payment | SwitchError | None],
+    ) -> builtins.list[tuple[int, Payment, Assessed | None]]:
+        """Ask compliance about each payment: BLOCK → recorded ABORTED with the reasons,
+        REVIEW → held (two-phase) for review, ALLOW → as it is."""
+        if self._compliance is None or not received:
+            return [(i, p, None) for i, p in received]
+        try:
+            assessed: builtins.list[Assessed | SwitchError] = builtins.list(
+                self._compliance.assess([p for _, p in received])
+            )
+        except SwitchError:
+            assessed = [self._assess_one(p) for _, p in received]
+        gated: builtins.list[tuple[int, Payment, Assessed | None]] = []
+        for (index, payment), outcome in zip(received, assessed, strict=True):
+            if isinstance(outcome, SwitchError):
+                # Compliance could not decide: the payment is refused, and recorded so.
+                outcomes[index] = outcome
+                payment = dataclasses.replace(
+                    payment,
+                    state=PaymentState.ABORTED,
+                    error_code=outcome.code,
+                    error_message=str(outcome),
+                )
+                gated.append((index, payment, None))
+                continue
+            event, decision = outcome
+            if decision.verdict is Verdict.BLOCK:
+                error = blocked_error(payment.payment_id, decision)
+                payment = dataclasses.replace(
+                    payment,
+                    state=PaymentState.ABORTED,
+                    error_code=error.code,
+                    error_message=str(error),
+                )
+                outcomes[index] = error
+            elif decision.verdict is Verdict.REVIEW and payment.flow == "direct":
+                legs = payment.legs
+                payment = dataclasses.replace(
+                    payment,
+                    flow="two_phase",
+                    hold_timeout_s=max(payment.hold_timeout_s, REVIEW_HOLD_TIMEOUT_S),
+                    transfer_ids=tuple(
+                        _derived_ids(payment.payment_id, [(leg, "reserve") for leg in legs])
+                    ),
+                )
+            gated.append((index, payment, (event, decision)))
+        return gated
+
+    def _assess_one(self, payment: Payment) -> Assessed | SwitchError:
+        assert self._compliance is not None
+        try:
+            (assessed,) = self._compliance.assess([payment])
+        except SwitchError as error:
+            return error
+        return assessed
+
+    def _after_gate(
+        self,
+        gated: builtins.list[tuple[int, Payment, Assessed | None]],
+        outcomes: builtins.list[Payment | SwitchError | None],
+    ) -> None:
+        """Tell compliance what became of the payments it assessed."""
+        if self._compliance is None:
+            return
+        went: builtins.list[Assessed] = []
+        blocked: builtins.list[Assessed] = []
+        failed: builtins.list[PaymentEvent] = []
+        for index, _, assessed in gated:
+            if assessed is None:
+                continue
+            if assessed[1].verdict is Verdict.BLOCK:
+                blocked.append(assessed)
+            elif isinstance(outcomes[index], Payment):
+                went.append(assessed)
+            else:
+                failed.append(assessed[0])
+        if went:
+            self._compliance.admitted(went)
+        if blocked:
+            self._compliance.blocked(blocked)
+        if failed:
+            self._compliance.rejected(failed)
+
+    def _forget(self, payment: Payment) -> None:
+        """A held payment was aborted or expired: it no longer counts against limits."""
+        if self._compliance is not None:
+            self._compliance.rejected([self._compliance.event(payment)])
+
+    def _existing_ids(self, payment_ids: builtins.list[str]) -> builtins.list[str]:
+        if not payment_ids:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT payment_id FROM payments WHERE payment_id IN"
+                " (SELECT value FROM json_each(?))",
+                (json.dumps(payment_ids),),
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def _received(
+        self, request: _Request, quote: Quote, acquirer_id: str, now: int, flow: str
+    ) -> Payment:
+        pid = request.payment_id
+        legs = _LEGS if quote.fee.amount > 0 else _LEGS[:2]
+        action = "direct" if flow == "direct" else "reserve"
+        ids = _derived_ids(pid, [(leg, action) for leg in legs])
+        return Payment(
+            payment_id=pid,
+            state=PaymentState.RECEIVED,
+            wallet_id=request.wallet_id,
+            customer_id=request.customer_id,
+            merchant_id=request.merchant_id,
+            acquirer_id=acquirer_id,
+            provider_id=quote.provider_id,
+            quote_id=quote.quote_id,
+            source=quote.source,
+            target=quote.target,
+            fee=quote.fee,
+            rate=quote.rate,
+            hold_timeout_s=request.hold_timeout_s,
+            transfer_ids=tuple(ids),
+            request_sha256=request.sha256,
+            created_ns=now,
+            updated_ns=now,
+            error_code=None,
+            error_message=None,
+            flow=flow,
+        )
+
+    def _insert_many(self, payments: builtins.list[Payment]) -> set[str]:
+        """Insert RECEIVED rows; the ids inserted (not those another process wrote first)."""
+        if not payments:
+            return set()
+        rows = [
+            (
+                p.payment_id,
+                p.request_sha256,
+                p.state.value,
+                p.wallet_id,
+                p.customer_id,
+                p.merchant_id,
+                p.acquirer_id,
+                p.provider_id,
+                p.quote_id,
+                p.source.currency.code,
+                p.source.amount,
+                p.target.currency.code,
+                p.target.amount,
+                p.fee.amount,
+                str(p.rate),
+                p.hold_timeout_s,
+                *(_hex(i) for i in p.transfer_ids[:2]),
+                _hex(p.transfer_ids[2]) if len(p.transfer_ids) > 2 else None,
+                p.created_ns,
+                p.updated_ns,
+                p.error_code,
+                p.error_message,
+                p.flow,
+            )
+            for p in payments
+        ]
+        with self._write():
+            before = self._db.total_changes
+            self._db.executemany(
+                f"INSERT INTO payments ({_COLUMNS}) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (payment_id) DO NOTHING",
+                rows,
+            )
+            if self._db.total_changes - before == len(rows):
+                return {p.payment_id for p in payments}
+            # Another process inserted some of these ids first: a row is ours if it has our
+            # quote (a quote is used once) and our creation time.
+            stored = self._db.execute(
+                "SELECT payment_id, quote_id, created_ns FROM payments WHERE payment_id IN"
+                " (SELECT value FROM json_each(?))",
+                (json.dumps([p.payment_id for p in payments]),),
+            ).fetchall()
+        ours = {(p.payment_id, p.quote_id, p.created_ns) for p in payments}
+        return {str(r[0]) for r in stored if (str(r[0]), str(r[1]), int(r[2])) in ours}
 
     def sync(self, payment_id: str) -> Payment:
         """Bring a RESERVED payment in line with the ledger (e.g. EXPIRED after its holds
@@ -867,6 +1553,14 @@ class PaymentService:
         if found is None:
             raise SwitchError("unknown_payment", f"no payment {payment_id!r}")
         return found
+
+    def list_all(self, *, state: PaymentState) -> builtins.list[Payment]:
+        """Every payment in `state` (for recovery: unresolved payments are few)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM payments WHERE state = ?", (state.value,)
+            ).fetchall()
+        return [_payment(row) for row in rows]
 
     def list(
         self,

@@ -1,0 +1,1 @@
+"""Analytics: named SQL reports over a corridor database, for the CLI and the dashboard."""

@@ -1,0 +1,1 @@
+"""The sandbox: a seeded, reproducible corridor with labelled suspicious behaviour."""

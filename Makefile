@@ -28,11 +28,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-# Until the sandbox exists (issue 7) the demo runs a ledger benchmark on a fresh database.
+# A simulated corridor on a fresh demo.db (docs/SANDBOX.md): summary, then the server.
 demo: $(STAMP)
-	rm -f demo.db demo.db-wal demo.db-shm
-	$(BIN)/corridor bench ledger --db demo.db --transfers 200000 --accounts 10000 --batch 8189
-	$(BIN)/corridor ledger verify --db demo.db
+	$(BIN)/corridor demo --db demo.db --replace
 
 bench: $(STAMP)
 	rm -f bench.db bench.db-wal bench.db-shm

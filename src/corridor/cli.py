@@ -1,7 +1,7 @@
 """The `corridor` command line: operators' and auditors' entry point.
 
-Every command takes `--db` (a file path; `postgresql://` URLs arrive with the PostgreSQL
-backend) and prints machine-readable output with `--json`. Errors print one line
+Every command takes `--db` (a file path; the ledger's commands, `init` and `bench ledger` also
+take a `postgresql://` URL) and prints machine-readable output with `--json`. Errors print one line
 `error[code]: message` on stderr and exit with status 2; nothing prints a traceback.
 """
 
@@ -15,13 +15,26 @@ from typing import Annotated, Final
 import typer
 from rich.console import Console
 
+from corridor.api.cli import API_CLI_ERRORS
+from corridor.api.cli import register as register_api_commands
 from corridor.audit.errors import AuditError
 from corridor.audit_cli import audit_app, init_command, notarize_command
 from corridor.bench.audit import AuditBenchError
 from corridor.bench.ledger import BenchError, LedgerBenchConfig
+from corridor.bench.monitoring import MonitoringBenchError
+from corridor.bench.payments import PaymentsBenchError
+from corridor.compliance.errors import ComplianceError
+from corridor.compliance_cli import bench_screening_command, lists_app, screen_command
+from corridor.compliance_ops_cli import cases_app, reports_app
 from corridor.ledger import BATCH_EVENTS_MAX, LedgerError
 from corridor.ledger.verify import VerifyError, verify
+from corridor.sim.cli import SIM_CLI_ERRORS
+from corridor.sim.cli import register as register_sim_commands
+from corridor.store import is_postgres_url
 from corridor.store.sqlite import StoreError
+from corridor.switch.errors import SwitchError
+from corridor.switch_cli import SwitchCliError
+from corridor.switch_cli import register as register_switch_commands
 
 DEFAULT_DB: Final = "./corridor.db"
 EXIT_PROBLEMS: Final = 1
@@ -39,8 +52,16 @@ bench_app = typer.Typer(help="Benchmarks that print one JSON object.", no_args_i
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cases_app, name="cases")
+app.add_typer(reports_app, name="reports")
+app.add_typer(lists_app, name="lists")
+app.command("screen")(screen_command)
+bench_app.command("screening")(bench_screening_command)
 app.command("init")(init_command)
 app.command("notarize")(notarize_command)
+register_switch_commands(app)
+register_api_commands(app, bench_app)
+register_sim_commands(app)
 
 console = Console(soft_wrap=True)
 
@@ -57,11 +78,20 @@ DbOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+def _db_target(db: str, *, must_exist: bool) -> str | Path:
+    """A SQLite file path, or a PostgreSQL URL for the commands that take one."""
+    if is_postgres_url(db):
+        return db
+    return _db_path(db, must_exist=must_exist)
+
+
 def _db_path(db: str, *, must_exist: bool) -> Path:
     if "://" in db:
-        if db.startswith(("postgresql://", "postgres://")):
+        if is_postgres_url(db):
             raise CliError(
-                "unsupported_database", "PostgreSQL is not supported yet; use a SQLite file path"
+                "unsupported_database",
+                "this command needs a SQLite file path; PostgreSQL URLs are taken by "
+                "`ledger verify`, `bench ledger` and `init` (docs/SCALING.md)",
             )
         raise CliError("invalid_database", f"--db {db!r} is neither a file path nor a known URL")
     path = Path(db)
@@ -75,7 +105,7 @@ def _db_path(db: str, *, must_exist: bool) -> Path:
 @ledger_app.command("verify")
 def ledger_verify(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> None:
     """Recompute every balance from stored transfers and check double entry per ledger."""
-    report = verify(_db_path(db, must_exist=True))
+    report = verify(_db_target(db, must_exist=True))
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -116,13 +146,16 @@ def bench_ledger(
     id_order: Annotated[str, typer.Option(help="sequential or random transfer ids.")] = (
         "sequential"
     ),
+    baseline: Annotated[
+        int, typer.Option(help="Then N transfers one per request (one transaction each).")
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Create accounts, then N random transfers in batches; durable throughput."""
     from corridor.bench import ledger as bench
 
     config = LedgerBenchConfig(
-        db=_db_path(db, must_exist=False),
+        db=_db_target(db, must_exist=False),
         transfers=transfers,
         accounts=accounts,
         batch=batch,
@@ -131,6 +164,7 @@ def bench_ledger(
         in_flight=in_flight,
         seed=seed,
         id_order=id_order,
+        baseline=baseline,
     )
     result = bench.run(config)
     if as_json:
@@ -141,6 +175,12 @@ def bench_ledger(
             f"[bold]{result['ops_per_s']}[/] transfers/s durable; per request p50 "
             f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms ({result['transfers_ok']} ok)"
         )
+        if "baseline_ops_per_s" in result:
+            console.print(
+                f"baseline: {result['baseline_ops']} transfers one per request = "
+                f"[bold]{result['baseline_ops_per_s']}[/] transfers/s; p50 "
+                f"{result['baseline_p50_ms']} ms, p99 {result['baseline_p99_ms']} ms"
+            )
 
 
 @bench_app.command("audit")
@@ -170,6 +210,82 @@ def bench_audit(
         )
 
 
+@bench_app.command("payments")
+def bench_payments(
+    db: DbOption = "./bench-payments.db",
+    payments: Annotated[int, typer.Option(help="One-shot payments to make.")] = 100_000,
+    batch: Annotated[int, typer.Option(help="Payments per pay_many call.")] = 1000,
+    in_flight: Annotated[int, typer.Option(help="Client threads.")] = 2,
+    customers: Annotated[int, typer.Option(help="Customers to register.")] = 20_000,
+    merchants: Annotated[int, typer.Option(help="Merchants to register.")] = 2_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    compliance: Annotated[
+        bool, typer.Option("--compliance/--no-compliance", help="Compliance inline (default on).")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """One-shot cross-currency payments in-process (quote + reserve + commit), durable."""
+    from corridor.bench import payments as bench
+
+    config = bench.PaymentsBenchConfig(
+        db=_db_path(db, must_exist=False),
+        payments=payments,
+        batch=batch,
+        in_flight=in_flight,
+        customers=customers,
+        merchants=merchants,
+        seed=seed,
+        compliance=compliance,
+    )
+    result = bench.run(config)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        console.print(
+            f"payments: {result['ops']} in {result['seconds']} s = "
+            f"[bold]{result['ops_per_s']}[/] payments/s durable; per batch p50 "
+            f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms ({result['payments_ok']} ok)"
+        )
+
+
+@bench_app.command("monitoring")
+def bench_monitoring(
+    decisions: Annotated[int, typer.Option(help="Payments to decide.")] = 200_000,
+    customers: Annotated[int, typer.Option(help="Distinct customers.")] = 20_000,
+    merchants: Annotated[int, typer.Option(help="Distinct merchants.")] = 2_000,
+    days: Annotated[float, typer.Option(help="Simulated days the stream spans.")] = 7.0,
+    suspicious_percent: Annotated[
+        float, typer.Option(help="Share of customers (%) who behave suspiciously.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Persist the aggregates to this new file.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Monitoring decisions/s with every rule on, over a seeded synthetic payment stream."""
+    from corridor.bench import monitoring as bench
+
+    config = bench.MonitoringBenchConfig(
+        decisions=decisions,
+        customers=customers,
+        merchants=merchants,
+        days=days,
+        suspicious_percent=suspicious_percent,
+        seed=seed,
+        db=None if db is None else _db_path(db, must_exist=False),
+    )
+    result = bench.run(config)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        console.print(
+            f"monitoring: {result['ops']} decisions in {result['seconds']} s = "
+            f"[bold]{result['ops_per_s']}[/] decisions/s; p50 {result['p50_ms']} ms, "
+            f"p99 {result['p99_ms']} ms ({result['rules']} rules, verdicts {result['verdicts']})"
+        )
+
+
 def main() -> None:
     """Console entry point: run the app, turn every known failure into a clear message."""
     try:
@@ -179,6 +295,14 @@ def main() -> None:
     except (LedgerError, BenchError, AuditBenchError, VerifyError, AuditError) as error:
         _fail(error.code, str(error))
     except StoreError as error:
+        _fail(error.code, str(error))
+    except (SwitchError, SwitchCliError, PaymentsBenchError, MonitoringBenchError) as error:
+        _fail(error.code, str(error))
+    except ComplianceError as error:
+        _fail(error.code, str(error))
+    except API_CLI_ERRORS as error:
+        _fail(error.code, str(error))
+    except SIM_CLI_ERRORS as error:
         _fail(error.code, str(error))
     except KeyboardInterrupt:
         _fail("interrupted", "interrupted")

@@ -18,7 +18,7 @@ the machine's cores. The first `warmup` payments are not counted.
 Where the time goes comes from the server's own ``/metrics`` (time per route, batch sizes,
 time in the switch per batch, time waiting for a batch) and from the CPU time of each
 process (Linux ``/proc``). ``compliance`` says whether the switch screened the payments
-inline: false until the switch reports a compliance engine.
+inline (it does by default: limits, screening, monitoring and the travel rule).
 """
 
 from __future__ import annotations

@@ -4,6 +4,12 @@ The directory, the payment service and the audit registry each use their own con
 the same SQLite file. Their writes must be short and must wait politely for the ledger's
 writer: `BEGIN IMMEDIATE` takes the write lock up front (waiting up to the busy timeout), and
 anything that fails inside rolls back completely.
+
+Every connection to the file shares one WAL. SQLite checkpoints it from whichever connection
+commits once it exceeds that connection's `wal_autocheckpoint` (1,000 pages by default), so
+side connections take the ledger writer's larger threshold: with the default, almost every
+short side transaction after a ledger batch paid for a checkpoint (copying the batch into
+the database file and syncing it).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from corridor.store.sqlite import WAL_AUTOCHECKPOINT_PAGES
 
 
 @contextmanager
@@ -59,6 +67,7 @@ def open_side_connection(
     )
     try:
         connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         connection.execute("PRAGMA foreign_keys=ON")
         connection.executescript(schema)
     except BaseException:

@@ -672,6 +672,7 @@ class Directory:
                     "duplicate_party",
                     f"customer {customer_id!r} of {wallet.id} is registered with other data",
                 )
+        self._remember(("customer", wallet.id, customer_id), stored)  # committed: cache it
         return stored
 
     def _find_customer(self, wallet_id: str, customer_id: str) -> Customer | None:
@@ -779,6 +780,7 @@ class Directory:
                 raise SwitchError(
                     "duplicate_party", f"merchant {merchant_id!r} is registered with other data"
                 )
+        self._remember(("merchant", merchant_id), stored)  # committed: cache it
         return stored
 
     def _find_merchant(self, merchant_id: str) -> Merchant | None:

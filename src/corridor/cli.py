@@ -214,8 +214,8 @@ def bench_audit(
 def bench_payments(
     db: DbOption = "./bench-payments.db",
     payments: Annotated[int, typer.Option(help="One-shot payments to make.")] = 100_000,
-    batch: Annotated[int, typer.Option(help="Payments per pay_many call.")] = 1000,
-    in_flight: Annotated[int, typer.Option(help="Client threads.")] = 2,
+    batch: Annotated[int, typer.Option(help="Payments per pay_many call.")] = 2000,
+    in_flight: Annotated[int, typer.Option(help="Client threads.")] = 1,
     customers: Annotated[int, typer.Option(help="Customers to register.")] = 20_000,
     merchants: Annotated[int, typer.Option(help="Merchants to register.")] = 2_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
@@ -224,7 +224,7 @@ def bench_payments(
     ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """One-shot cross-currency payments in-process (quote + reserve + commit), durable."""
+    """One-shot cross-currency payments in-process (quote + pay), durable, compliance inline."""
     from corridor.bench import payments as bench
 
     config = bench.PaymentsBenchConfig(

@@ -3,11 +3,14 @@
 A corridor is set up first (CNY and KRW wallets with customers, an FX provider quoting from
 its own bid/ask, Japanese acquirers with merchants, all prefunded). Then N scan-and-pay
 payments run end to end through `corridor.switch`: each issues a quote (target amount in JPY,
-paid in the wallet's currency) and pays it (reserve as a linked chain of pending transfers,
-then commit), durably. Requests are handed to the switch `batch` payments at a time
-(`PaymentService.pay_many`, as the HTTP layer's batching stage does) by `in_flight` client
-threads, so concurrent batches share ledger commits. Latency is per batch: from the first
-quote to the last payment's durable answer.
+paid in the wallet's currency) and pays it (one linked chain of posted transfers: payer
+wallet to FX provider, FX provider to acquirer, fee to the hub), durably, with compliance
+inline unless `compliance` is off. Requests are handed to the switch `batch` payments at a
+time (`PaymentService.pay_many`) by `in_flight` client threads. The defaults are the HTTP
+layer's own: one writer handing the switch batches of up to 2,048 (`corridor serve`'s
+batching stage); more threads share ledger commits but contend for the GIL, which measured
+slower here (docs/BENCHMARKS.md). Latency is per batch: from the first quote to the last
+payment's durable answer.
 """
 
 from __future__ import annotations
@@ -49,8 +52,8 @@ class PaymentsBenchError(Exception):
 class PaymentsBenchConfig:
     db: Path
     payments: int = 100_000
-    batch: int = 1000
-    in_flight: int = 2
+    batch: int = 2000
+    in_flight: int = 1
     customers: int = 20_000
     merchants: int = 2_000
     seed: int = 42

@@ -31,6 +31,7 @@ rate to USD), applied to what the payer is debited, rounded half-even to the cen
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -51,11 +52,14 @@ from corridor.switch.refunds import Refund
 __all__ = ["ComplianceGate", "customer_party", "merchant_party"]
 
 SCREENED_PARTIES_CACHED_MAX: Final = 1_000_000
+PARTIES_CACHED_MAX: Final = 65_536
+"""Compliance views of customers and merchants kept (both are immutable records)."""
 
 UsdRate = Callable[[str, int], Decimal]
 """USD per one unit of a currency at a time (ns); raises SwitchError when it has none."""
 
 
+@functools.lru_cache(maxsize=PARTIES_CACHED_MAX)
 def customer_party(customer: Customer) -> PartyInfo:
     return PartyInfo(
         party_id=f"customer:{customer.wallet_id}/{customer.customer_id}",
@@ -69,6 +73,7 @@ def customer_party(customer: Customer) -> PartyInfo:
     )
 
 
+@functools.lru_cache(maxsize=PARTIES_CACHED_MAX)
 def merchant_party(merchant: Merchant) -> PartyInfo:
     return PartyInfo(
         party_id=f"merchant:{merchant.id}",

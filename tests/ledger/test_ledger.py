@@ -311,3 +311,48 @@ def test_verify_reads_paths_with_uri_characters(tmp_path: Path) -> None:
         ledger.create_transfers([_transfer(1)])
     assert verify(path).ok
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("shop")) == []
+
+
+class _FailingClock(FakeClock):
+    """A clock that raises once told to, as a broken time source would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = False
+
+    def __call__(self) -> int:
+        if self.broken:
+            raise OSError("clock source gone")
+        return self.now
+
+
+def test_a_clock_failure_while_idle_stops_the_writer_and_refuses_requests(path: Path) -> None:
+    clock = _FailingClock()
+    ledger = Ledger.open(path, clock=clock)
+    try:
+        _accounts(ledger)
+        # A pending transfer makes the idle writer read the clock to schedule its expiry.
+        pending = _transfer(10, flags=TransferFlags.PENDING, timeout=3600)
+        assert ledger.create_transfers([pending]) == [OK]
+        clock.broken = True
+        time.sleep(1.5)  # the idle writer wakes at least once a second and reads the clock
+        outcome: list[BaseException | object] = []
+        worker = threading.Thread(
+            target=lambda: outcome.append(_outcome(ledger, [_transfer(11)])), daemon=True
+        )
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), "a request to a stopped writer must not hang"
+        assert isinstance(outcome[0], LedgerUnavailable)
+    finally:
+        clock.broken = False
+        ledger.close()
+    with Ledger.open(path) as reopened:
+        assert [t.id for t in reopened.lookup_transfers([10, 11])] == [10]
+
+
+def _outcome(ledger: Ledger, transfers: list[Transfer]) -> BaseException | object:
+    try:
+        return ledger.create_transfers(transfers)
+    except BaseException as error:
+        return error

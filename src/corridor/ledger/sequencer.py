@@ -166,7 +166,11 @@ class Sequencer:
                 first: object = carry
                 carry = None
             else:
-                first = self._next_request()
+                try:
+                    first = self._next_request()
+                except BaseException as error:  # the clock failed: stop as after an engine bug
+                    self._failure = error
+                    continue
                 if first is None:
                     first = _Request(_KIND_PULSE, ())
             if first is _STOP:
@@ -208,6 +212,8 @@ class Sequencer:
 
     def _next_request(self) -> object | None:
         """The next request, or None when it is time to expire pending transfers."""
+        if self._failure is not None:
+            return self._requests.get()  # stopped: only requests to refuse, no expiries
         while True:
             next_expiry = self._engine.next_expiry()
             if not next_expiry:

@@ -150,6 +150,10 @@ class Limits:
         self._lock = threading.RLock()
         self._uses: dict[str, list[_Use]] = {}
         self._customer_of: dict[str, str] = {}
+        self._applicable_profiles = self.profiles
+        self._applicable_cache: dict[
+            tuple[str, str | None], tuple[str, Tier | None, bool, list[_Limit]]
+        ] = {}
         if connection is not None:
             self._load(connection)
 
@@ -205,6 +209,17 @@ class Limits:
     # -- checking --------------------------------------------------------------------------
 
     def _applicable(self, payer: PartyInfo) -> tuple[str, Tier | None, bool, list[_Limit]]:
+        """The limits of a payer's jurisdiction and tier (kept per profiles, country, tier)."""
+        if self._applicable_profiles is not self.profiles:  # replaced: start over
+            self._applicable_cache.clear()
+            self._applicable_profiles = self.profiles
+        key = (payer.country, payer.kyc_tier)
+        found = self._applicable_cache.get(key)
+        if found is None:
+            found = self._applicable_cache[key] = self._applicable_uncached(payer)
+        return found
+
+    def _applicable_uncached(self, payer: PartyInfo) -> tuple[str, Tier | None, bool, list[_Limit]]:
         profile = self.profiles.for_country(payer.country)
         tier, assumed = profile.tier(payer.kyc_tier)
         if tier is None:

@@ -181,6 +181,7 @@ def make_api(tmp_path: Path) -> Iterator[MakeApi]:
         writers: int = 1,
         name: str = "corridor.db",
         fresh: bool = True,
+        lanes: bool = True,
     ) -> Api:
         db = tmp_path / name
         if fresh:
@@ -196,7 +197,7 @@ def make_api(tmp_path: Path) -> Iterator[MakeApi]:
                     keys[participant] = store.create(
                         "participant", participant_id=participant
                     ).secret
-        app = create_app(switch, rate_limits=rate_limits, writers=writers)
+        app = create_app(switch, rate_limits=rate_limits, writers=writers, lanes=lanes)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         made = Api(client, switch, db, keys)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,6 +25,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corridor.api import (
@@ -38,8 +39,9 @@ from corridor.api import (
     routes_parties,
     routes_payments,
     routes_settlement,
+    schemas,
 )
-from corridor.api.auth import BEARER_SCHEME
+from corridor.api.auth import BEARER_SCHEME, Principal
 from corridor.api.batching import BATCH_WINDOW_S_DEFAULT, WRITERS_DEFAULT, PayBatcher
 from corridor.api.context import ApiContext, QuoteOwners
 from corridor.api.errors import (
@@ -52,7 +54,7 @@ from corridor.api.idempotency import IDEMPOTENCY_KEY_CHARS_MAX, Idempotency
 from corridor.api.journal import ApiJournal
 from corridor.api.keys import ApiKeyError, ApiKeyStore
 from corridor.api.metrics import Metrics
-from corridor.api.middleware import ApiMiddleware, log_access
+from corridor.api.middleware import ApiMiddleware, Lane, log_access
 from corridor.api.queries import ReadQueries
 from corridor.api.ratelimit import RateLimiter, RateLimits
 from corridor.api.schemas import HealthOut, Problem
@@ -100,8 +102,13 @@ def create_app(
     writers: int = WRITERS_DEFAULT,
     log_key_file: Path | None = None,
     extra_routers: tuple[Any, ...] = (),
+    lanes: bool = True,
 ) -> FastAPI:
-    """The HTTP API over `switch` (whose database also keeps the API's keys and logs)."""
+    """The HTTP API over `switch` (whose database also keeps the API's keys and logs).
+
+    `lanes` runs the hot routes in the middleware (`corridor.api.middleware.Lane`); without
+    them every request goes through FastAPI (the tests compare both).
+    """
     db_path = Path(switch.ledger.store.path)
     metrics = Metrics()
     journal = ApiJournal(db_path)
@@ -160,7 +167,9 @@ def create_app(
         _add_routes(app, router)
     _add_operational_routes(app, ctx)
     _add_exception_handlers(app, ctx)
-    app.add_middleware(ApiMiddleware, context=ctx)
+    app.add_middleware(
+        ApiMiddleware, context=ctx, lanes=_lanes(app) if lanes else None, refusal=_refusal
+    )
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -215,21 +224,56 @@ def _problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
+async def _refusal(
+    ctx: ApiContext, scope: MutableMapping[str, Any], who: Principal | None, error: Exception
+) -> Response | None:
+    """The problem response for a refused request; None for an error that is not ours."""
+    path = scope["path"]
+    if isinstance(error, ApiError):
+        ctx.metrics.refusals.inc(error.code)
+        if error.security:
+            await log_access(ctx, scope, who, error)
+        status, body = problem_for_exception(error, path)
+        return Response(
+            body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=error.headers
+        )
+    if isinstance(error, _SERVICE_ERRORS):
+        status, body = problem_for_exception(error, path)
+        ctx.metrics.refusals.inc(str(getattr(error, "code", "internal_error")))
+        return Response(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE)
+    return None
+
+
+def _lanes(app: FastAPI) -> dict[tuple[str, str], Lane]:
+    """The hot routes the middleware runs itself (see `corridor.api.middleware`)."""
+    hot: dict[tuple[str, str], tuple[type[BaseModel], Callable[..., Awaitable[Response]]]] = {
+        ("POST", "/v1/quotes"): (schemas.QuoteIn, routes_fx.quote_response),
+        ("POST", "/v1/payments"): (schemas.PayIn, routes_payments.pay_response),
+    }
+    lanes: dict[tuple[str, str], Lane] = {}
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        for method in getattr(route, "methods", None) or ():
+            found = hot.get((method, path))
+            if found is not None:
+                model, handler = found
+                lanes[(method, path)] = Lane(model, handler, route)
+    assert len(lanes) == len(hot), "a hot route is missing from the app"
+    return lanes
+
+
 def _add_exception_handlers(app: FastAPI, ctx: ApiContext) -> None:
     async def api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
-        ctx.metrics.refusals.inc(error.code)
-        if error.security:
-            await log_access(
-                ctx, request.scope, request.scope.get("state", {}).get("principal"), error
-            )
-        status, body = problem_for_exception(error, request.url.path)
-        return _problem_response(request, status, body, error.headers)
+        principal = request.scope.get("state", {}).get("principal")
+        refused = await _refusal(ctx, request.scope, principal, error)
+        assert refused is not None
+        return refused
 
     async def service_error(request: Request, error: Exception) -> Response:
-        status, body = problem_for_exception(error, request.url.path)
-        ctx.metrics.refusals.inc(str(getattr(error, "code", "internal_error")))
-        return _problem_response(request, status, body)
+        refused = await _refusal(ctx, request.scope, None, error)
+        assert refused is not None
+        return refused
 
     async def validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)

@@ -67,6 +67,11 @@ async def create_quote(body: schemas.QuoteIn, request: Request) -> Response:
     paid in the wallet's currency), or `source_amount` and `target_currency`. Valid for
     the quote TTL; used by one payment."""
     ctx, who = caller(request)
+    return await quote_response(ctx, who, body)
+
+
+async def quote_response(ctx: ApiContext, who: Principal, body: schemas.QuoteIn) -> Response:
+    """`POST /v1/quotes` once the body is valid (also the middleware's lane for it)."""
     owner = quote_owner(ctx, who)
     quote = ctx.switch.quote(
         provider_id=body.provider_id,

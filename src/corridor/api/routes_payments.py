@@ -82,6 +82,11 @@ async def pay(body: schemas.PayIn, request: Request) -> Response:
     or a problem with the switch's code (``insufficient_liquidity``, ``quote_expired``,
     ``compliance_blocked``, ``modified_request``...)."""
     ctx, who = caller(request)
+    return await pay_response(ctx, who, body)
+
+
+async def pay_response(ctx: ApiContext, who: Principal, body: schemas.PayIn) -> Response:
+    """`POST /v1/payments` once the body is valid (also the middleware's lane for it)."""
     _act_for(who, body.wallet_id)
     check_quote_owner(ctx, who, body.quote_id)
     outcome = await ctx.batcher.pay(

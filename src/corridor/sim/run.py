@@ -224,10 +224,10 @@ def _fx(config: SimConfig, data_dir: Path, warn: Callable[[str], None]) -> _Fx:
         message = f"ECB file {path} not found: pricing with fixed mid-2018 rates instead"
         warn(message)
         mids = {pair: Decimal(text) for pair, text in FIXED_MIDS.items()}
+        # The USD pairs too: compliance turns amounts into USD with the provider's prices.
         prices = tuple(
             PairPrice.from_mid(base, quote_code, mid, 2 * FX_SPREAD_BPS)
             for (base, quote_code), mid in mids.items()
-            if "USD" not in (base, quote_code)
         )
         pricing = FxPricing(FX_PROVIDER, "prices", prices=prices, fees=fees)
         return _Fx(pricing, _fixed_rate(mids), {"source": "prices", "warning": message})

@@ -380,3 +380,20 @@ def test_a_database_with_payments_is_refused(simulated: Simulated, data_dir: Pat
         simulate(SimConfig(db=db, tourists=10, days=1, data_dir=data_dir))
     assert raised.value.code == "database_not_empty"
     assert query(db, "SELECT count(*) FROM payments") == before
+
+
+def test_a_run_whose_payments_mostly_fail_says_so() -> None:
+    from corridor.sim.run import _mostly_refused
+
+    rows = [
+        {"state": "aborted", "error_code": "compliance_unavailable", "payments": 90},
+        {"state": "aborted", "error_code": "insufficient_liquidity", "payments": 5},
+        {"state": "committed", "error_code": "", "payments": 20},
+    ]
+    warning = _mostly_refused(rows)
+    assert warning is not None
+    assert warning.startswith("only 20 of 115 payments committed")
+    assert "compliance_unavailable (90), insufficient_liquidity (5)" in warning
+    rows[2]["payments"] = 200
+    assert _mostly_refused(rows) is None
+    assert _mostly_refused([]) is None

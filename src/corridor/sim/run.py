@@ -862,6 +862,24 @@ def _audit_summary(
     return summary
 
 
+COMMITTED_SHARE_MIN: Final = 0.5
+"""Below this share of committed payments the run warns: the corridor is not working."""
+
+
+def _mostly_refused(by_state: list[dict[str, Any]]) -> str | None:
+    """A warning when most payments did not commit, naming the commonest refusals."""
+    total = sum(int(row["payments"]) for row in by_state)
+    committed = sum(int(row["payments"]) for row in by_state if row["state"] == "committed")
+    if total == 0 or committed >= COMMITTED_SHARE_MIN * total:
+        return None
+    codes = sorted(
+        ((int(r["payments"]), str(r["error_code"])) for r in by_state if r["error_code"]),
+        reverse=True,
+    )
+    top = ", ".join(f"{code} ({count})" for count, code in codes[:3]) or "no error code"
+    return f"only {committed} of {total} payments committed; refusals: {top}"
+
+
 def simulate(
     config: SimConfig,
     *,
@@ -900,6 +918,9 @@ def simulate(
     if missing:
         sanctions["warning"] = missing
     report = _report(config, plan, runner, fx, sanctions, audit)
+    refused = _mostly_refused(report["payments_by_state"])
+    if refused:
+        warned(refused)
     report["warnings"] = warnings
     _store_report(config.db, report)
     return report
